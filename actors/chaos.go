@@ -1,0 +1,70 @@
+package actors
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+type chaosTick struct{}
+
+// chaosActor is the floor scale gone wild: on a timer it strikes one of the
+// earliest-expiring pallets with a weight change, exactly as a
+// recalibration or a dropped box would. Strikes go straight to the pallet,
+// never through the coordinator, so plans made on the old version abort.
+type chaosActor struct {
+	eng   *Engine
+	cfg   ChaosConfig
+	rng   *rand.Rand
+	timer *time.Timer
+}
+
+func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
+	a := &chaosActor{eng: e, cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x6368616f73))}
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(e.supervisor))
+}
+
+func (a *chaosActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.schedule(ctx)
+	case *chaosTick:
+		a.strike(ctx)
+		a.schedule(ctx)
+	case *AdjustReply:
+		if m.Applied != 0 {
+			a.eng.metrics.strikes.Add(1)
+			a.eng.log.Info(fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
+				m.State.Spec.ID, m.State.Spec.Supplier, m.Applied.Pounds(), m.State.OnHand, m.State.Version, m.Revoked))
+		}
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+func (a *chaosActor) schedule(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = time.AfterFunc(a.cfg.Interval, func() { root.Send(self, &chaosTick{}) })
+}
+
+func (a *chaosActor) strike(ctx actor.Context) {
+	now := time.Now()
+	targets := a.eng.pallets.head(a.cfg.SKU, a.cfg.Targets, func(s inventory.PalletState) bool {
+		return s.OnHand > 0 && !inventory.Expired(s.Spec.Expires, now)
+	})
+	if len(targets) == 0 {
+		return
+	}
+	target := targets[a.rng.IntN(len(targets))]
+	delta := inventory.CentiLbs(a.rng.Int64N(2*int64(a.cfg.DeltaMax))) - a.cfg.DeltaMax
+	if delta >= 0 {
+		delta++ // a strike always changes something: [-max, -1] ∪ [1, max]
+	}
+	ctx.Request(target.pid, &Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
+}

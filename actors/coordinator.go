@@ -1,0 +1,691 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// Messages only the engine sends to a coordinator.
+type (
+	placeOrder     struct{ rec *orderRecord }
+	receivePallets struct {
+		specs   []inventory.PalletSpec
+		entries []*palletEntry
+		replyTo *actor.PID
+	}
+	cancelOrder struct {
+		rec     *orderRecord
+		replyTo *actor.PID
+	}
+	cancelReply struct {
+		order inventory.Order
+		err   error
+	}
+	retryDue     struct{ id string }
+	batchTimeout struct {
+		batch uint64
+		chain int
+	}
+)
+
+// orderState is a coordinator's working state for one unfinished order.
+type orderState struct {
+	rec       *orderRecord
+	snap      inventory.Order // published through rec on every change
+	missing   inventory.CentiLbs
+	inBatch   bool
+	cancelled bool         // cancel requested while in a batch
+	waiters   []*actor.PID // cancel callers to answer
+	parked    bool         // waiting out a retry backoff
+}
+
+type batchEntry struct {
+	o       *orderState
+	parts   []inventory.Part
+	reason  inventory.Reason
+	attempt int32
+}
+
+type batchPhase int8
+
+const (
+	phaseReserving batchPhase = iota
+	phaseConfirming
+)
+
+// batchState is the one attempt in flight: orders planned together, one
+// Reserve per pallet, one confirm chain.
+type batchState struct {
+	id          uint64
+	at          time.Time
+	phase       batchPhase
+	entries     []batchEntry
+	slots       []int // distinct slots planned, ascending = FEFO
+	holds       map[int][]inventory.HoldRequest
+	outstanding int
+	failed      map[int]bool // slots that refused or changed since planning
+	prefix      int          // entries[:prefix] go to confirm
+	chain       *ConfirmChain
+	chainTry    int
+	timer       *time.Timer
+}
+
+// returnOp gives an order's weight back: a cancel of an allocated order, or
+// compensation for an order that committed part of itself and then could
+// not be completed.
+type returnOp struct {
+	id          uint64
+	orderID     string
+	rec         *orderRecord
+	pallets     []string
+	outstanding int
+	returns     []PalletLbs
+	versions    map[string]int64
+	status      inventory.Status
+	reason      inventory.Reason
+	waiters     []*actor.PID
+	finishSlot  bool // the order still holds an in-flight slot
+}
+
+// coordinator allocates one SKU. It is the serialization point of that
+// SKU: it plans orders in batches on its FEFO view, reserves on pallet
+// actors at the versions it planned with, and confirms the clean prefix as
+// a chain in FEFO order. See docs/protocol.md.
+type coordinator struct {
+	eng  *Engine
+	sku  string
+	log  *slog.Logger
+	rng  *rand.Rand
+	view *inventory.View
+	pids map[string]*actor.PID
+
+	orders      map[string]*orderState // unfinished orders
+	pending     []*orderState          // ready to plan, oldest first
+	early       map[string][]*actor.PID
+	batch       *batchState
+	ret         *returnOp
+	returnQueue []*returnOp
+	stash       []any // changes that arrived while an operation was in flight
+	nextID      uint64
+}
+
+func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
+	return &coordinator{
+		eng:    eng,
+		sku:    sku,
+		log:    eng.log.With("sku", sku),
+		rng:    rand.New(rand.NewPCG(seed, 0x6261636f6e)),
+		view:   inventory.NewView(),
+		pids:   map[string]*actor.PID{},
+		orders: map[string]*orderState{},
+		early:  map[string][]*actor.PID{},
+	}
+}
+
+func (c *coordinator) busy() bool { return c.batch != nil || c.ret != nil }
+
+func (c *coordinator) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *placeOrder:
+		c.accept(ctx, m.rec)
+	case *ReserveReply:
+		c.onReserveReply(ctx, m)
+	case *ConfirmChain:
+		c.onChain(ctx, m)
+	case *ReturnReply:
+		c.onReturnReply(ctx, m)
+	case *PalletChanged:
+		if c.busy() {
+			if b := c.batch; b != nil && b.phase == phaseReserving {
+				if i, ok := c.view.Index(m.PalletID); ok && b.holds[i] != nil {
+					b.failed[i] = true
+				}
+			}
+			c.stash = append(c.stash, m)
+			return
+		}
+		c.applyChange(m)
+	case *receivePallets:
+		m.replyTo = ctx.Sender()
+		if c.busy() {
+			c.stash = append(c.stash, m)
+			return
+		}
+		c.receive(ctx, m)
+	case *cancelOrder:
+		m.replyTo = ctx.Sender()
+		c.cancel(ctx, m)
+	case *retryDue:
+		if o, ok := c.orders[m.id]; ok && o.parked {
+			o.parked = false
+			c.pending = append([]*orderState{o}, c.pending...)
+		}
+	case *batchTimeout:
+		c.onTimeout(ctx, m)
+	}
+	c.maybeStart(ctx)
+}
+
+// maybeStart begins the next operation when none is in flight: queued
+// returns first, then a batch of pending orders.
+func (c *coordinator) maybeStart(ctx actor.Context) {
+	for !c.busy() {
+		if len(c.stash) > 0 {
+			stash := c.stash
+			c.stash = nil
+			for _, m := range stash {
+				switch m := m.(type) {
+				case *PalletChanged:
+					c.applyChange(m)
+				case *receivePallets:
+					c.receive(ctx, m)
+				}
+			}
+			continue
+		}
+		if len(c.returnQueue) > 0 {
+			op := c.returnQueue[0]
+			c.returnQueue = c.returnQueue[1:]
+			c.startReturn(ctx, op)
+			continue
+		}
+		if len(c.pending) > 0 {
+			c.startBatch(ctx)
+			continue
+		}
+		return
+	}
+}
+
+func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
+	snap := rec.load()
+	id := snap.Request.ID
+	o := &orderState{rec: rec, snap: snap, missing: snap.Request.Amount}
+	c.orders[id] = o
+	if waiters, ok := c.early[id]; ok {
+		delete(c.early, id)
+		o.waiters = waiters
+		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
+		return
+	}
+	c.pending = append(c.pending, o)
+}
+
+func (c *coordinator) applyChange(m *PalletChanged) {
+	c.view.Update(m.PalletID, m.OnHand, m.Version)
+	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
+}
+
+func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
+	for i, spec := range m.specs {
+		e := m.entries[i]
+		e.pid = ctx.Spawn(newPalletProps(inventory.NewPallet(spec), ctx.Self(), e, c.eng.supervisor))
+		c.pids[spec.ID] = e.pid
+	}
+	c.view.Insert(m.specs...)
+	c.eng.pallets.list(c.sku, m.entries)
+	c.record(PalletsReceived{Specs: m.specs})
+	ctx.Send(m.replyTo, struct{}{})
+}
+
+func (c *coordinator) record(e Event) {
+	if c.eng.cfg.Recorder != nil {
+		c.eng.cfg.Recorder.Record(e)
+	}
+}
+
+// --- phase 1: plan and reserve ---------------------------------------------
+
+func (c *coordinator) startBatch(ctx actor.Context) {
+	now := time.Now().UTC()
+	c.nextID++
+	b := &batchState{id: c.nextID, at: now, holds: map[int][]inventory.HoldRequest{}, failed: map[int]bool{}}
+	n := min(len(c.pending), c.eng.cfg.BatchOrdersMax)
+	for _, o := range c.pending[:n] {
+		o.inBatch = true
+		o.snap.Attempts++
+		if o.snap.Status == inventory.StatusQueued {
+			o.snap.Status = inventory.StatusAllocating
+		}
+		o.rec.store(o.snap)
+		e := batchEntry{o: o, attempt: int32(o.snap.Attempts)}
+		cutoff := inventory.ShelfLifeCutoff(now, o.snap.Request.MinShelfLifeDays)
+		e.parts, e.reason = c.view.Plan(o.missing, cutoff, nil)
+		for _, p := range e.parts {
+			if b.holds[p.Slot] == nil {
+				b.slots = append(b.slots, p.Slot)
+			}
+			b.holds[p.Slot] = append(b.holds[p.Slot], inventory.HoldRequest{Key: inventory.HoldKey{Order: o.snap.Request.ID, Attempt: e.attempt}, Lbs: p.Lbs})
+		}
+		b.entries = append(b.entries, e)
+	}
+	c.pending = slices.Delete(c.pending, 0, n)
+	c.view.ResetPlan()
+	slices.Sort(b.slots)
+	c.batch = b
+	if len(b.slots) == 0 {
+		b.prefix = len(b.entries)
+		c.resolve(ctx, nil)
+		return
+	}
+	deadline := now.Add(c.eng.cfg.HoldTimeout)
+	for _, slot := range b.slots {
+		s := c.view.At(slot)
+		ctx.Request(c.pids[s.Spec.ID], &Reserve{Batch: b.id, ExpectedVersion: s.Version, Holds: b.holds[slot], Deadline: deadline})
+	}
+	b.outstanding = len(b.slots)
+	c.armTimeout(ctx, b)
+}
+
+func (c *coordinator) onReserveReply(ctx actor.Context, m *ReserveReply) {
+	b := c.batch
+	if b == nil || b.id != m.Batch || b.phase != phaseReserving {
+		return // a late reply to an abandoned attempt; its holds were released
+	}
+	slot, _ := c.view.Index(m.PalletID)
+	if m.Refusal != RefusalNone {
+		b.failed[slot] = true
+		c.alert(m.PalletID, m.Refusal, c.view.At(slot).Version, m.Version)
+	}
+	b.outstanding--
+	if b.outstanding == 0 {
+		c.afterReserve(ctx)
+	}
+}
+
+// afterReserve commits the longest prefix of the batch whose holds were all
+// granted on pallets unchanged since planning: that prefix is exactly what
+// a sequential run would have done. Everything after it is planned again.
+func (c *coordinator) afterReserve(ctx actor.Context) {
+	b := c.batch
+	b.prefix = len(b.entries)
+	for i, e := range b.entries {
+		if e.touches(b.failed) {
+			b.prefix = i
+			break
+		}
+	}
+	keys := map[int][]inventory.HoldKey{}
+	for _, e := range b.entries[:b.prefix] {
+		for _, p := range e.parts {
+			keys[p.Slot] = append(keys[p.Slot], inventory.HoldKey{Order: e.o.snap.Request.ID, Attempt: e.attempt})
+		}
+	}
+	b.chain = &ConfirmChain{Batch: b.id, At: time.Now().UTC(), ReplyTo: ctx.Self()}
+	for _, slot := range b.slots {
+		if k := keys[slot]; k != nil {
+			id := c.view.At(slot).Spec.ID
+			b.chain.Links = append(b.chain.Links, ConfirmLink{Pallet: c.pids[id], PalletID: id, Keys: k})
+		}
+	}
+	if len(b.chain.Links) == 0 {
+		c.resolve(ctx, b.chain)
+		return
+	}
+	b.phase = phaseConfirming
+	ctx.Send(b.chain.Links[0].Pallet, b.chain)
+	c.armTimeout(ctx, b)
+}
+
+func (e *batchEntry) touches(slots map[int]bool) bool {
+	for _, p := range e.parts {
+		if slots[p.Slot] {
+			return true
+		}
+	}
+	return false
+}
+
+// --- phase 2: the confirm chain comes back ----------------------------------
+
+func (c *coordinator) onChain(ctx actor.Context, m *ConfirmChain) {
+	b := c.batch
+	if b == nil || m != b.chain || b.phase != phaseConfirming {
+		return
+	}
+	c.resolve(ctx, m)
+}
+
+// resolve settles a batch from its chain's results: links before the first
+// refusal committed, the rest did not. Orders wholly committed are
+// allocated; an order cut by the refusal keeps its committed FEFO prefix and
+// plans only the missing part next; the others plan again.
+func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
+	b := c.batch
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	committed := map[int]bool{}
+	step := AllocationStep{At: b.at, Versions: map[string]int64{}}
+	if chain != nil {
+		step.At = chain.At
+		for _, r := range chain.Results {
+			slot, _ := c.view.Index(r.PalletID)
+			if r.Refusal != RefusalNone {
+				b.failed[slot] = true
+				c.alert(r.PalletID, r.Refusal, c.view.At(slot).Version, r.Version)
+				break
+			}
+			committed[slot] = true
+			step.Versions[r.PalletID] = r.Version
+			c.view.Update(r.PalletID, r.OnHand, r.Version)
+		}
+	}
+	var (
+		again    []*orderState // plan again, before anything newer
+		finished []func()
+		clean    = true // every earlier entry committed in full
+	)
+	for i, e := range b.entries {
+		o := e.o
+		o.inBatch = false
+		if i >= b.prefix {
+			clean = false
+			again = c.retryOrPark(ctx, o, e.touches(b.failed), again)
+			continue
+		}
+		if e.reason != inventory.ReasonNone {
+			if !clean {
+				again = append(again, o)
+				continue
+			}
+			step.Rejections = append(step.Rejections, OrderRejection{OrderID: o.snap.Request.ID, Reason: e.reason})
+			reason := e.reason
+			finished = append(finished, func() { c.reject(ctx, o, reason) })
+			continue
+		}
+		take := OrderTake{OrderID: o.snap.Request.ID}
+		for _, p := range e.parts {
+			if committed[p.Slot] {
+				take.Takes = append(take.Takes, PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs})
+				c.addAllocation(o, c.view.At(p.Slot), p.Lbs)
+			}
+		}
+		if len(take.Takes) > 0 {
+			step.Takes = append(step.Takes, take)
+		}
+		if len(take.Takes) == len(e.parts) {
+			if o.cancelled {
+				finished = append(finished, func() { c.queueReturn(o, inventory.StatusCancelled, inventory.ReasonNone) })
+			} else {
+				finished = append(finished, func() { c.finish(ctx, o, inventory.StatusAllocated, inventory.ReasonNone) })
+			}
+			continue
+		}
+		clean = false
+		again = c.retryOrPark(ctx, o, e.touches(b.failed), again)
+	}
+	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
+		c.record(step)
+	}
+	for _, f := range finished {
+		f()
+	}
+	// Release every hold that did not commit; pallets ignore unknown keys.
+	for _, slot := range b.slots {
+		if committed[slot] {
+			continue
+		}
+		var keys []inventory.HoldKey
+		for _, h := range b.holds[slot] {
+			keys = append(keys, h.Key)
+		}
+		ctx.Send(c.pids[c.view.At(slot).Spec.ID], &Release{Keys: keys})
+	}
+	for _, slot := range b.slots {
+		if !committed[slot] {
+			continue
+		}
+		var keys []inventory.HoldKey
+		for _, e := range b.entries[b.prefix:] {
+			for _, p := range e.parts {
+				if p.Slot == slot {
+					keys = append(keys, inventory.HoldKey{Order: e.o.snap.Request.ID, Attempt: e.attempt})
+				}
+			}
+		}
+		if keys != nil {
+			ctx.Send(c.pids[c.view.At(slot).Spec.ID], &Release{Keys: keys})
+		}
+	}
+	c.pending = append(again, c.pending...)
+	c.batch = nil
+}
+
+// retryOrPark puts an order that did not complete back in line. An order
+// whose own hold was refused counts a conflict and backs off with jitter;
+// past RetryAttemptsMax conflicts it is rejected for contention.
+func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted bool, again []*orderState) []*orderState {
+	if o.cancelled {
+		c.settleCancelled(ctx, o)
+		return again
+	}
+	if !conflicted {
+		return append(again, o)
+	}
+	o.snap.Conflicts++
+	o.rec.store(o.snap)
+	if o.snap.Conflicts > c.eng.cfg.RetryAttemptsMax {
+		c.reject(ctx, o, inventory.ReasonContention)
+		return again
+	}
+	d := c.backoff(o.snap.Conflicts)
+	c.log.Debug("order retrying after conflict", "order", o.snap.Request.ID,
+		"conflicts", o.snap.Conflicts, "max", c.eng.cfg.RetryAttemptsMax, "backoff", d)
+	c.eng.metrics.retries.Add(1)
+	o.parked = true
+	self, root, id := ctx.Self(), ctx.ActorSystem().Root, o.snap.Request.ID
+	time.AfterFunc(d, func() { root.Send(self, &retryDue{id: id}) })
+	return again
+}
+
+// backoff is exponential in the number of conflicts, capped, with full
+// jitter over its upper half so that colliding orders spread out.
+func (c *coordinator) backoff(conflicts int) time.Duration {
+	d := c.eng.cfg.RetryBackoffBase << min(conflicts-1, 20)
+	d = min(d, c.eng.cfg.RetryBackoffMax)
+	return d/2 + time.Duration(c.rng.Int64N(int64(d/2)+1))
+}
+
+func (c *coordinator) alert(palletID string, r Refusal, planned, now int64) {
+	what := map[Refusal]string{RefusalStale: "version changed", RefusalInsufficient: "not enough available", RefusalHoldMissing: "hold revoked"}[r]
+	c.log.Warn(fmt.Sprintf("[ALERT] Concurrency conflict on pallet %s: %s (planned v%d, now v%d); aborting attempt", palletID, what, planned, now))
+	c.eng.metrics.conflicts.Add(1)
+}
+
+func (c *coordinator) armTimeout(ctx actor.Context, b *batchState) {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	msg := &batchTimeout{batch: b.id, chain: b.chainTry}
+	b.timer = time.AfterFunc(c.eng.cfg.ReplyTimeout, func() { root.Send(self, msg) })
+}
+
+// onTimeout handles a batch whose replies did not come back in time. Local
+// delivery never loses a message, so this is the remote-ready safety net:
+// missing reserve replies count as refusals (their holds are released), and
+// a lost confirm chain is sent again — confirms are idempotent per hold.
+func (c *coordinator) onTimeout(ctx actor.Context, m *batchTimeout) {
+	b := c.batch
+	if b == nil || b.id != m.batch || b.chainTry != m.chain {
+		return
+	}
+	c.log.Warn("batch timed out", "batch", b.id, "phase", b.phase)
+	switch b.phase {
+	case phaseReserving:
+		for _, slot := range b.slots {
+			b.failed[slot] = true // conservative: any of them may be missing
+		}
+		c.afterReserve(ctx)
+	case phaseConfirming:
+		b.chainTry++
+		b.chain = &ConfirmChain{Batch: b.id, At: b.chain.At, Links: b.chain.Links, ReplyTo: ctx.Self()}
+		ctx.Send(b.chain.Links[0].Pallet, b.chain)
+		c.armTimeout(ctx, b)
+	}
+}
+
+// --- finishing, cancelling, returning ----------------------------------------
+
+func (c *coordinator) addAllocation(o *orderState, s *inventory.Slot, lbs inventory.CentiLbs) {
+	o.missing -= lbs
+	allocs := slices.Clone(o.snap.Allocations)
+	if i := slices.IndexFunc(allocs, func(a inventory.Allocation) bool { return a.PalletID == s.Spec.ID }); i >= 0 {
+		allocs[i].Lbs += lbs
+	} else {
+		allocs = append(allocs, inventory.Allocation{PalletID: s.Spec.ID, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier, Lbs: lbs, Expires: s.Spec.Expires})
+		slices.SortStableFunc(allocs, func(a, b inventory.Allocation) int {
+			ia, _ := c.view.Index(a.PalletID)
+			ib, _ := c.view.Index(b.PalletID)
+			return ia - ib
+		})
+	}
+	o.snap.Allocations = allocs
+}
+
+// reject ends an order as rejected. If it had already committed part of
+// itself, that part goes back first (compensation), so it ends holding
+// nothing.
+func (c *coordinator) reject(ctx actor.Context, o *orderState, reason inventory.Reason) {
+	if len(o.snap.Allocations) > 0 {
+		c.queueReturn(o, inventory.StatusRejected, reason)
+		return
+	}
+	c.finish(ctx, o, inventory.StatusRejected, reason)
+}
+
+func (c *coordinator) settleCancelled(ctx actor.Context, o *orderState) {
+	if len(o.snap.Allocations) > 0 {
+		c.queueReturn(o, inventory.StatusCancelled, inventory.ReasonNone)
+		return
+	}
+	c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
+}
+
+// finish publishes a terminal state, answers cancel callers and frees the
+// order's in-flight slot.
+func (c *coordinator) finish(ctx actor.Context, o *orderState, status inventory.Status, reason inventory.Reason) {
+	id := o.snap.Request.ID
+	o.snap.Status, o.snap.Reason = status, reason
+	o.snap.CompletedAt = time.Now().UTC()
+	if status != inventory.StatusAllocated {
+		o.snap.Allocations = nil
+	}
+	o.rec.store(o.snap)
+	delete(c.orders, id)
+	c.pending = slices.DeleteFunc(c.pending, func(p *orderState) bool { return p == o })
+	c.record(OrderFinished{OrderID: id, Status: status, Reason: reason})
+	c.eng.orderFinished(status, reason)
+	for _, w := range o.waiters {
+		reply := cancelReply{order: o.snap}
+		if status != inventory.StatusCancelled {
+			reply.err = fmt.Errorf("cancel order %s: it ended %s: %w", id, status, ErrNotCancellable)
+		}
+		ctx.Send(w, &reply)
+	}
+}
+
+func (c *coordinator) queueReturn(o *orderState, status inventory.Status, reason inventory.Reason) {
+	c.nextID++
+	op := &returnOp{id: c.nextID, orderID: o.snap.Request.ID, rec: o.rec, status: status, reason: reason, waiters: o.waiters, finishSlot: true}
+	for _, a := range o.snap.Allocations {
+		op.pallets = append(op.pallets, a.PalletID)
+	}
+	o.waiters = nil
+	delete(c.orders, o.snap.Request.ID)
+	c.returnQueue = append(c.returnQueue, op)
+}
+
+func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
+	snap := m.rec.load()
+	id := snap.Request.ID
+	o, active := c.orders[id]
+	switch {
+	case active && o.inBatch:
+		o.cancelled = true
+		o.waiters = append(o.waiters, m.replyTo)
+	case active:
+		o.waiters = append(o.waiters, m.replyTo)
+		o.parked = false
+		c.settleCancelled(ctx, o)
+	case snap.Status == inventory.StatusQueued:
+		c.early[id] = append(c.early[id], m.replyTo) // still on its way from the intake
+	case snap.Status == inventory.StatusAllocated && !c.returning(id):
+		c.nextID++
+		op := &returnOp{id: c.nextID, orderID: id, rec: m.rec, status: inventory.StatusCancelled, waiters: []*actor.PID{m.replyTo}}
+		for _, a := range snap.Allocations {
+			op.pallets = append(op.pallets, a.PalletID)
+		}
+		c.returnQueue = append(c.returnQueue, op)
+	default:
+		ctx.Send(m.replyTo, &cancelReply{order: snap, err: fmt.Errorf("cancel order %s: it is %s: %w", id, snap.Status, ErrNotCancellable)})
+	}
+}
+
+func (c *coordinator) returning(id string) bool {
+	if c.ret != nil && c.ret.orderID == id {
+		return true
+	}
+	return slices.ContainsFunc(c.returnQueue, func(op *returnOp) bool { return op.orderID == id })
+}
+
+func (c *coordinator) startReturn(ctx actor.Context, op *returnOp) {
+	c.ret = op
+	op.versions = map[string]int64{}
+	now := time.Now().UTC()
+	for _, id := range op.pallets {
+		ctx.Request(c.pids[id], &ReturnOrder{Op: op.id, OrderID: op.orderID, At: now})
+	}
+	op.outstanding = len(op.pallets)
+	if op.outstanding == 0 {
+		c.endReturn(ctx)
+	}
+}
+
+func (c *coordinator) onReturnReply(ctx actor.Context, m *ReturnReply) {
+	op := c.ret
+	if op == nil || op.id != m.Op {
+		return
+	}
+	if m.Lbs > 0 {
+		op.returns = append(op.returns, PalletLbs{PalletID: m.PalletID, Lbs: m.Lbs})
+		op.versions[m.PalletID] = m.Version
+		c.view.Update(m.PalletID, m.OnHand, m.Version)
+	}
+	op.outstanding--
+	if op.outstanding == 0 {
+		c.endReturn(ctx)
+	}
+}
+
+func (c *coordinator) endReturn(ctx actor.Context) {
+	op := c.ret
+	c.ret = nil
+	if len(op.returns) > 0 {
+		c.record(OrderReturned{OrderID: op.orderID, Returns: op.returns, Versions: op.versions, At: time.Now().UTC()})
+	}
+	o := &orderState{rec: op.rec, snap: op.rec.load(), waiters: op.waiters}
+	if !op.finishSlot {
+		// Already terminal (allocated): publish the cancel without counting
+		// the order as finishing twice.
+		o.snap.Status, o.snap.Reason, o.snap.Allocations = op.status, op.reason, nil
+		o.snap.CompletedAt = time.Now().UTC()
+		o.rec.store(o.snap)
+		c.record(OrderFinished{OrderID: op.orderID, Status: op.status, Reason: op.reason})
+		c.eng.metrics.cancelledAfterAllocation.Add(1)
+		for _, w := range o.waiters {
+			ctx.Send(w, &cancelReply{order: o.snap})
+		}
+		return
+	}
+	c.orders[op.orderID] = o
+	c.finish(ctx, o, op.status, op.reason)
+}

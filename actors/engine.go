@@ -1,0 +1,367 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// Errors of the engine's API, for callers to branch on.
+var (
+	ErrIntakeFull      = errors.New("intake full")
+	ErrOrderConflict   = errors.New("order id already used for a different request")
+	ErrNotFound        = errors.New("not found")
+	ErrDuplicatePallet = errors.New("pallet id already received")
+	ErrNotCancellable  = errors.New("order cannot be cancelled")
+	ErrClosed          = errors.New("engine closed")
+)
+
+// apiTimeout bounds how long an API call waits on an actor. Replies are
+// local and fast; this only turns a bug into an error instead of a hang.
+const apiTimeout = 30 * time.Second
+
+// Engine is Baconator's allocation engine: a protoactor-go system with one
+// actor per pallet, one coordinator per SKU and a chaos actor, behind a
+// plain Go API. Its methods are safe for concurrent use.
+type Engine struct {
+	cfg        Config
+	log        *slog.Logger
+	system     *actor.ActorSystem
+	supervisor actor.SupervisorStrategy
+	failSub    *eventstream.Subscription
+	pallets    *palletRegistry
+	orders     *orderBook
+	metrics    metrics
+
+	coordMu      sync.Mutex
+	coordinators map[string]*actor.PID
+	coordSeq     uint64
+
+	admit      sync.RWMutex // held shared while admitting, exclusively to close
+	closing    bool
+	intake     chan *orderRecord
+	queued     atomic.Int64
+	inFlight   chan struct{} // a token per order handed to a coordinator
+	unfinished sync.WaitGroup
+	dispatched chan struct{}
+	chaos      *actor.PID
+	failures   atomic.Int64
+}
+
+// New starts an engine. It validates cfg first.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configure engine: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg:          cfg,
+		log:          log,
+		pallets:      newPalletRegistry(),
+		orders:       newOrderBook(),
+		coordinators: map[string]*actor.PID{},
+		intake:       make(chan *orderRecord, cfg.IntakeCapacity),
+		inFlight:     make(chan struct{}, cfg.OrdersInFlightMax),
+		dispatched:   make(chan struct{}),
+	}
+	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(warnOnly{log.Handler()}).With("component", "protoactor")
+	}))
+	e.supervisor = actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)
+	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
+		if f, ok := evt.(*actor.SupervisorEvent); ok {
+			e.failures.Add(1)
+			e.log.Error("actor failed", "actor", f.Child.String(), "reason", fmt.Sprint(f.Reason), "directive", f.Directive.String())
+		}
+	})
+	go e.dispatch()
+	if cfg.Chaos.Interval > 0 {
+		e.chaos = e.system.Root.Spawn(newChaosProps(e, cfg.Chaos, cfg.Seed))
+	}
+	return e, nil
+}
+
+// dispatch is the bounded draining stage between the intake and the
+// coordinators: at most OrdersInFlightMax orders are past it and unfinished.
+func (e *Engine) dispatch() {
+	defer close(e.dispatched)
+	for rec := range e.intake {
+		e.queued.Add(-1)
+		e.inFlight <- struct{}{}
+		if e.cfg.ProcessDelay > 0 {
+			time.Sleep(e.cfg.ProcessDelay) // the demo's artificial work, not synchronization
+		}
+		e.system.Root.Send(e.coordinator(rec.load().Request.SKU), &placeOrder{rec: rec})
+	}
+}
+
+// coordinator returns sku's coordinator, starting it on first use.
+func (e *Engine) coordinator(sku string) *actor.PID {
+	e.coordMu.Lock()
+	defer e.coordMu.Unlock()
+	if pid, ok := e.coordinators[sku]; ok {
+		return pid
+	}
+	e.coordSeq++
+	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
+	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithSupervisor(e.supervisor))
+	pid := e.system.Root.Spawn(props)
+	e.coordinators[sku] = pid
+	return pid
+}
+
+// orderFinished counts an order's first terminal state and frees its slot.
+func (e *Engine) orderFinished(status inventory.Status, reason inventory.Reason) {
+	e.metrics.finished(status, reason)
+	<-e.inFlight
+	e.unfinished.Done()
+}
+
+// PlaceOrder accepts an order without waiting for it to be allocated. An
+// empty ID gets a random one and an empty SKU means pork. Placing an id
+// again with the same request returns the existing order and false; with a
+// different request it fails with ErrOrderConflict. A full intake fails at
+// once with ErrIntakeFull and queues nothing.
+func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, error) {
+	if req.SKU == "" {
+		req.SKU = inventory.DefaultSKU
+	}
+	if req.ID == "" {
+		req.ID = newID()
+	}
+	req.CreatedAt = req.CreatedAt.UTC()
+	if err := req.Validate(); err != nil {
+		return inventory.Order{}, false, fmt.Errorf("place order: %w", err)
+	}
+	e.admit.RLock()
+	defer e.admit.RUnlock()
+	if e.closing {
+		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrClosed)
+	}
+	if rec, ok := e.orders.get(req.ID); ok {
+		return e.repeat(rec, req)
+	}
+	if e.queued.Add(1) > int64(e.cfg.IntakeCapacity) {
+		e.queued.Add(-1)
+		e.metrics.throttled.Add(1)
+		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrIntakeFull)
+	}
+	rec, created := e.orders.insert(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: time.Now().UTC()})
+	if !created {
+		e.queued.Add(-1)
+		return e.repeat(rec, req)
+	}
+	e.metrics.accepted.Add(1)
+	e.unfinished.Add(1)
+	e.intake <- rec // cannot block: queued never exceeds the channel's capacity
+	return rec.load(), true, nil
+}
+
+func (e *Engine) repeat(rec *orderRecord, req inventory.OrderRequest) (inventory.Order, bool, error) {
+	o := rec.load()
+	if !o.Request.SameAs(req) {
+		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrOrderConflict)
+	}
+	return o, false, nil
+}
+
+// Order returns an order's latest state.
+func (e *Engine) Order(id string) (inventory.Order, error) {
+	rec, ok := e.orders.get(id)
+	if !ok {
+		return inventory.Order{}, fmt.Errorf("order %s: %w", id, ErrNotFound)
+	}
+	return rec.load(), nil
+}
+
+// Orders returns every order's latest state, in no particular order.
+func (e *Engine) Orders() []inventory.Order { return e.orders.all() }
+
+// Wait blocks until the order first reaches a terminal state.
+func (e *Engine) Wait(ctx context.Context, id string) (inventory.Order, error) {
+	rec, ok := e.orders.get(id)
+	if !ok {
+		return inventory.Order{}, fmt.Errorf("wait for order %s: %w", id, ErrNotFound)
+	}
+	select {
+	case <-rec.done:
+		return rec.load(), nil
+	case <-ctx.Done():
+		return rec.load(), fmt.Errorf("wait for order %s: %w", id, ctx.Err())
+	}
+}
+
+// CancelOrder cancels an order: a queued one never allocates, an allocated
+// one gives its weight back. It answers once the cancel has taken effect;
+// an order that ended rejected or cancelled fails with ErrNotCancellable.
+func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
+	rec, ok := e.orders.get(id)
+	if !ok {
+		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, ErrNotFound)
+	}
+	res, err := e.system.Root.RequestFuture(e.coordinator(rec.load().Request.SKU), &cancelOrder{rec: rec}, apiTimeout).Result()
+	if err != nil {
+		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
+	}
+	r := res.(*cancelReply)
+	return r.order, r.err
+}
+
+// ReceivePallets receives pallets, all or none: each is validated (an
+// empty SKU means pork, a zero received time means now), and a duplicate
+// or already-expired pallet fails the whole call.
+func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.PalletState, error) {
+	now := time.Now().UTC()
+	specs = append([]inventory.PalletSpec(nil), specs...)
+	for i := range specs {
+		s := &specs[i]
+		if s.SKU == "" {
+			s.SKU = inventory.DefaultSKU
+		}
+		if s.ID == "" {
+			s.ID = "P-" + newID()
+		}
+		if s.Received.IsZero() {
+			s.Received = now
+		}
+		s.Received, s.Expires = s.Received.UTC(), s.Expires.UTC()
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("receive pallet %s: %w", s.ID, err)
+		}
+		if inventory.Expired(s.Expires, now) {
+			return nil, fmt.Errorf("receive pallet %s: expirationDate %s: %w", s.ID, s.Expires.Format(time.RFC3339), inventory.ErrExpired)
+		}
+	}
+	entries, dup := e.pallets.claim(specs)
+	if dup != "" {
+		return nil, fmt.Errorf("receive pallet %s: %w", dup, ErrDuplicatePallet)
+	}
+	bySKU := map[string][]int{}
+	for i, s := range specs {
+		bySKU[s.SKU] = append(bySKU[s.SKU], i)
+	}
+	for sku, idx := range bySKU {
+		m := &receivePallets{}
+		for _, i := range idx {
+			m.specs = append(m.specs, specs[i])
+			m.entries = append(m.entries, entries[i])
+		}
+		if _, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result(); err != nil {
+			e.pallets.unclaim(m.entries)
+			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
+		}
+	}
+	out := make([]inventory.PalletState, len(entries))
+	for i, en := range entries {
+		out[i] = *en.state.Load()
+	}
+	return out, nil
+}
+
+// AdjustPallet applies an operator's weight change. It fails with
+// inventory.ErrBelowZero, changing nothing, if on-hand would go negative.
+func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string) (inventory.PalletState, error) {
+	en, ok := e.pallets.get(id)
+	if !ok {
+		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, ErrNotFound)
+	}
+	res, err := e.system.Root.RequestFuture(en.pid, &Adjust{Delta: delta, Reason: reason}, apiTimeout).Result()
+	if err != nil {
+		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+	}
+	r := res.(*AdjustReply)
+	return r.State, r.Err
+}
+
+// Pallet returns a pallet's latest state.
+func (e *Engine) Pallet(id string) (inventory.PalletState, error) {
+	en, ok := e.pallets.get(id)
+	if !ok {
+		return inventory.PalletState{}, fmt.Errorf("pallet %s: %w", id, ErrNotFound)
+	}
+	return *en.state.Load(), nil
+}
+
+// Inventory returns every pallet of sku (every SKU if empty), emptied and
+// expired ones too, in FEFO order.
+func (e *Engine) Inventory(sku string) []inventory.PalletState { return e.pallets.snapshot(sku) }
+
+// Ledger returns a pallet's audit trail, oldest first.
+func (e *Engine) Ledger(id string) ([]inventory.LedgerEntry, error) {
+	en, ok := e.pallets.get(id)
+	if !ok {
+		return nil, fmt.Errorf("ledger of pallet %s: %w", id, ErrNotFound)
+	}
+	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{}, apiTimeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ledger of pallet %s: %w", id, err)
+	}
+	return res.(*LedgerReply).Entries, nil
+}
+
+// Failures counts actor panics seen by supervisors. Any is a bug.
+func (e *Engine) Failures() int64 { return e.failures.Load() }
+
+// Close stops taking orders, waits for every accepted order to reach a
+// terminal state (or ctx to end), then stops every actor.
+func (e *Engine) Close(ctx context.Context) error {
+	e.admit.Lock()
+	if e.closing {
+		e.admit.Unlock()
+		return nil
+	}
+	e.closing = true
+	close(e.intake)
+	e.admit.Unlock()
+
+	if e.chaos != nil {
+		_ = e.system.Root.StopFuture(e.chaos).Wait()
+	}
+	done := make(chan struct{})
+	go func() { e.unfinished.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("close engine: orders still unfinished: %w", ctx.Err())
+	}
+	if err == nil {
+		<-e.dispatched
+	}
+	e.coordMu.Lock()
+	for _, pid := range e.coordinators {
+		_ = e.system.Root.StopFuture(pid).Wait()
+	}
+	e.coordMu.Unlock()
+	e.system.EventStream.Unsubscribe(e.failSub)
+	e.system.Shutdown()
+	return err
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// warnOnly passes protoactor's own log lines on only from warn level up:
+// its info lines (actor started, dead letters at shutdown) are noise here.
+type warnOnly struct{ slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}

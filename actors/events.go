@@ -1,0 +1,87 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// Event is one entry of a coordinator's history. A coordinator emits its
+// SKU's events in the order it serializes them; that order is consistent
+// with every pallet's own version order, so replaying the events one at a
+// time reproduces every pallet's state. It is the certificate the tests'
+// sequential FEFO model checks, and what a journal will persist.
+type Event interface{ event() }
+
+// Recorder receives events. Record is called from inside a coordinator and
+// must not block for long.
+type Recorder interface {
+	Record(Event)
+}
+
+// PalletsReceived: pallets arrived with their full weight, at version 1.
+type PalletsReceived struct {
+	Specs []inventory.PalletSpec
+}
+
+// PalletAdjusted: a physical change (adjustment or chaos strike) took a
+// pallet to Version.
+type PalletAdjusted struct {
+	PalletID string
+	Delta    inventory.CentiLbs
+	Reason   string
+	Version  int64
+	At       time.Time
+}
+
+// PalletLbs is weight moved on one pallet.
+type PalletLbs struct {
+	PalletID string
+	Lbs      inventory.CentiLbs
+}
+
+// OrderTake is what one order took in an AllocationStep.
+type OrderTake struct {
+	OrderID string
+	Takes   []PalletLbs // FEFO order
+}
+
+// OrderRejection is an order rejected in an AllocationStep.
+type OrderRejection struct {
+	OrderID string
+	Reason  inventory.Reason
+}
+
+// AllocationStep is one atomic commit: orders, in order, each took the
+// earliest-expiring eligible weight left at its turn (or was rejected for
+// lack of it). Versions gives each touched pallet's version after the step.
+// An order interrupted by a physical change between reserve and confirm
+// commits in more than one step; each step is FEFO at its own turn.
+type AllocationStep struct {
+	At         time.Time
+	Takes      []OrderTake
+	Rejections []OrderRejection
+	Versions   map[string]int64
+}
+
+// OrderReturned: an order's weight went back to its pallets (a cancel, or
+// compensation of an order that could not be completed).
+type OrderReturned struct {
+	OrderID  string
+	Returns  []PalletLbs
+	Versions map[string]int64
+	At       time.Time
+}
+
+// OrderFinished: an order reached a terminal state.
+type OrderFinished struct {
+	OrderID string
+	Status  inventory.Status
+	Reason  inventory.Reason
+}
+
+func (PalletsReceived) event() {}
+func (PalletAdjusted) event()  {}
+func (AllocationStep) event()  {}
+func (OrderReturned) event()   {}
+func (OrderFinished) event()   {}

@@ -1,0 +1,54 @@
+package actors
+
+import (
+	"sync/atomic"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// metrics are the engine's counters; the HTTP layer exports them.
+type metrics struct {
+	accepted, throttled                                          atomic.Int64
+	allocated, cancelled, cancelledAfterAllocation               atomic.Int64
+	rejectedInsufficient, rejectedNoEligible, rejectedContention atomic.Int64
+	conflicts, retries, strikes                                  atomic.Int64
+}
+
+func (m *metrics) finished(status inventory.Status, reason inventory.Reason) {
+	switch {
+	case status == inventory.StatusAllocated:
+		m.allocated.Add(1)
+	case status == inventory.StatusCancelled:
+		m.cancelled.Add(1)
+	case reason == inventory.ReasonInsufficientStock:
+		m.rejectedInsufficient.Add(1)
+	case reason == inventory.ReasonNoEligibleStock:
+		m.rejectedNoEligible.Add(1)
+	default:
+		m.rejectedContention.Add(1)
+	}
+}
+
+// Stats is a snapshot of the engine's counters.
+type Stats struct {
+	Accepted, Throttled                                          int64
+	Allocated, Cancelled, CancelledAfterAllocation               int64
+	RejectedInsufficient, RejectedNoEligible, RejectedContention int64
+	Conflicts, Retries, Strikes                                  int64
+	IntakeDepth, InFlight                                        int64
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	m := &e.metrics
+	return Stats{
+		Accepted: m.accepted.Load(), Throttled: m.throttled.Load(),
+		Allocated: m.allocated.Load(), Cancelled: m.cancelled.Load(),
+		CancelledAfterAllocation: m.cancelledAfterAllocation.Load(),
+		RejectedInsufficient:     m.rejectedInsufficient.Load(),
+		RejectedNoEligible:       m.rejectedNoEligible.Load(),
+		RejectedContention:       m.rejectedContention.Load(),
+		Conflicts:                m.conflicts.Load(), Retries: m.retries.Load(), Strikes: m.strikes.Load(),
+		IntakeDepth: e.queued.Load(), InFlight: int64(len(e.inFlight)),
+	}
+}

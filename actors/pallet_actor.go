@@ -1,0 +1,120 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// palletActor is one pallet: it owns the pallet's bookkeeping and is the
+// only writer of it. It publishes a snapshot after every change so reads
+// never queue behind allocation traffic.
+type palletActor struct {
+	p           *inventory.Pallet
+	coordinator *actor.PID
+	entry       *palletEntry
+	timer       *time.Timer // hold expiry, armed while holds exist
+	timerAt     time.Time
+}
+
+func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry, onFail actor.SupervisorStrategy) *actor.Props {
+	// The producer hands out the same state on restart: a supervisor
+	// restart must not wipe a pallet's weight or ledger.
+	a := &palletActor{p: p, coordinator: coordinator, entry: entry}
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(onFail))
+}
+
+func (a *palletActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *Reserve:
+		err := a.p.Reserve(m.ExpectedVersion, m.Holds, m.Deadline)
+		if err == nil {
+			a.publish()
+			a.armExpiry(ctx)
+		}
+		ctx.Respond(&ReserveReply{Batch: m.Batch, PalletID: a.p.State().Spec.ID, Refusal: refusalOf(err), Version: a.p.State().Version})
+	case *ConfirmChain:
+		a.confirm(ctx, m)
+	case *Release:
+		a.p.Release(m.Keys)
+		a.publish()
+	case *ReturnOrder:
+		lbs := a.p.Return(m.OrderID, m.At)
+		a.publish()
+		s := a.p.State()
+		ctx.Respond(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: lbs, OnHand: s.OnHand, Version: s.Version})
+	case *Adjust:
+		now := time.Now().UTC()
+		applied, revoked, err := a.p.Adjust(m.Delta, m.Reason, now, m.Clamp)
+		s := a.p.State()
+		if applied != 0 {
+			a.publish()
+			ctx.Send(a.coordinator, &PalletChanged{PalletID: s.Spec.ID, Delta: applied, Reason: m.Reason, OnHand: s.OnHand, Version: s.Version, At: now})
+		}
+		if ctx.Sender() != nil {
+			ctx.Respond(&AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err})
+		}
+	case *GetLedger:
+		ctx.Respond(&LedgerReply{Entries: a.p.Ledger()})
+	case *expireHolds:
+		a.timer = nil
+		if a.p.ExpireHolds(time.Now()) > 0 {
+			a.publish()
+		}
+		a.armExpiry(ctx)
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+			a.timer = nil
+		}
+	}
+}
+
+func (a *palletActor) confirm(ctx actor.Context, m *ConfirmChain) {
+	link := m.Links[len(m.Results)]
+	err := a.p.Confirm(link.Keys, m.At)
+	a.publish()
+	s := a.p.State()
+	m.Results = append(m.Results, ConfirmResult{PalletID: s.Spec.ID, Refusal: refusalOf(err), OnHand: s.OnHand, Version: s.Version})
+	if err != nil || len(m.Results) == len(m.Links) {
+		ctx.Send(m.ReplyTo, m)
+		return
+	}
+	ctx.Send(m.Links[len(m.Results)].Pallet, m)
+}
+
+// armExpiry makes sure a timer fires at the earliest hold deadline. A hold
+// whose coordinator vanished therefore lapses and its weight comes back.
+func (a *palletActor) armExpiry(ctx actor.Context) {
+	next, ok := a.p.NextHoldDeadline()
+	if !ok || (a.timer != nil && !a.timerAt.After(next)) {
+		return
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timerAt = next
+	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, &expireHolds{}) })
+}
+
+func (a *palletActor) publish() {
+	s := a.p.State()
+	a.entry.state.Store(&s)
+}
+
+func refusalOf(err error) Refusal {
+	switch {
+	case err == nil:
+		return RefusalNone
+	case errors.Is(err, inventory.ErrStaleVersion):
+		return RefusalStale
+	case errors.Is(err, inventory.ErrInsufficientStock):
+		return RefusalInsufficient
+	default:
+		return RefusalHoldMissing
+	}
+}

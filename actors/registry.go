@@ -1,0 +1,130 @@
+package actors
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// palletEntry is the registry's handle on one pallet actor: its PID and
+// the latest snapshot the actor published.
+type palletEntry struct {
+	pid   *actor.PID
+	spec  inventory.PalletSpec
+	state atomic.Pointer[inventory.PalletState]
+}
+
+// palletRegistry finds pallets by id and lists them in FEFO order without
+// asking any actor: reads are served from published snapshots.
+type palletRegistry struct {
+	mu    sync.RWMutex
+	byID  map[string]*palletEntry
+	bySKU map[string][]*palletEntry // FEFO order
+}
+
+func newPalletRegistry() *palletRegistry {
+	return &palletRegistry{byID: map[string]*palletEntry{}, bySKU: map[string][]*palletEntry{}}
+}
+
+// claim reserves ids for new pallets; it fails if any id is taken (then
+// nothing is claimed). The entries get their PIDs before they are listed.
+func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		if _, ok := r.byID[s.ID]; ok || seen[s.ID] {
+			return nil, s.ID
+		}
+		seen[s.ID] = true
+	}
+	entries := make([]*palletEntry, len(specs))
+	for i, s := range specs {
+		e := &palletEntry{spec: s}
+		st := inventory.NewPallet(s).State()
+		e.state.Store(&st)
+		entries[i] = e
+		r.byID[s.ID] = e
+	}
+	return entries, ""
+}
+
+// unclaim forgets entries that were claimed but never listed.
+func (r *palletRegistry) unclaim(entries []*palletEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		delete(r.byID, e.spec.ID)
+	}
+}
+
+// list makes claimed entries (now with PIDs) visible in FEFO listings.
+func (r *palletRegistry) list(sku string, entries []*palletEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := append(r.bySKU[sku], entries...)
+	slices.SortFunc(l, func(a, b *palletEntry) int { return inventory.FEFOCompare(&a.spec, &b.spec) })
+	r.bySKU[sku] = l
+}
+
+func (r *palletRegistry) get(id string) (*palletEntry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.byID[id]
+	return e, ok && e.pid != nil
+}
+
+// snapshot returns the states of sku's pallets in FEFO order; an empty sku
+// means every SKU, each in FEFO order, SKUs sorted by name.
+func (r *palletRegistry) snapshot(sku string) []inventory.PalletState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var skus []string
+	if sku != "" {
+		skus = []string{sku}
+	} else {
+		for s := range r.bySKU {
+			skus = append(skus, s)
+		}
+		slices.Sort(skus)
+	}
+	var out []inventory.PalletState
+	for _, s := range skus {
+		for _, e := range r.bySKU[s] {
+			out = append(out, *e.state.Load())
+		}
+	}
+	return out
+}
+
+// head returns up to n pallets of sku, earliest-expiring first, that have
+// weight on hand and are not expired at now.
+func (r *palletRegistry) head(sku string, n int, alive func(inventory.PalletState) bool) []*palletEntry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*palletEntry
+	for _, e := range r.bySKU[sku] {
+		if len(out) == n {
+			break
+		}
+		if alive(*e.state.Load()) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *palletRegistry) skus() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.bySKU))
+	for s := range r.bySKU {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,128 @@
+package inventory
+
+import (
+	"slices"
+	"sort"
+	"time"
+)
+
+// Slot is a FEFO view's knowledge of one pallet: its spec, on-hand weight
+// and the version that weight belongs to.
+type Slot struct {
+	Spec    PalletSpec
+	OnHand  CentiLbs
+	Version int64
+}
+
+// Part is a planned take of Lbs from the slot at index Slot.
+type Part struct {
+	Slot int
+	Lbs  CentiLbs
+}
+
+// View is the FEFO view of one SKU's pallets: slots sorted by FEFOCompare,
+// and a planner that takes weight earliest-expiring first.
+//
+// Planning is batched: Plan remembers what it took until ResetPlan, so
+// orders planned one after another see each other's takes exactly as a
+// sequential run would. Slot indexes are stable between Insert calls.
+type View struct {
+	slots   []Slot
+	index   map[string]int
+	head    int        // every slot before head has nothing on hand
+	taken   []CentiLbs // planner scratch, parallel to slots
+	touched []int      // slots with taken > 0, to reset
+}
+
+// NewView returns an empty view.
+func NewView() *View { return &View{index: map[string]int{}} }
+
+// Len is the number of slots.
+func (v *View) Len() int { return len(v.slots) }
+
+// At returns the slot at index i.
+func (v *View) At(i int) *Slot { return &v.slots[i] }
+
+// Index returns the index of the pallet with id.
+func (v *View) Index(id string) (int, bool) {
+	i, ok := v.index[id]
+	return i, ok
+}
+
+// Insert adds newly received pallets at version 1 with their full weight.
+// It must not be called while a plan is open (indexes shift).
+func (v *View) Insert(specs ...PalletSpec) {
+	if len(v.touched) > 0 {
+		panic("fefo view: insert during an open plan")
+	}
+	for _, s := range specs {
+		v.slots = append(v.slots, Slot{Spec: s, OnHand: s.Weight, Version: 1})
+	}
+	slices.SortFunc(v.slots, func(a, b Slot) int { return FEFOCompare(&a.Spec, &b.Spec) })
+	clear(v.index)
+	for i := range v.slots {
+		v.index[v.slots[i].Spec.ID] = i
+	}
+	v.taken = make([]CentiLbs, len(v.slots))
+	v.head = 0
+}
+
+// Update records a pallet's on-hand weight at version, if version is newer
+// than what the view has. It reports whether the view changed.
+func (v *View) Update(id string, onHand CentiLbs, version int64) bool {
+	i, ok := v.index[id]
+	if !ok || version <= v.slots[i].Version {
+		return false
+	}
+	v.slots[i].OnHand, v.slots[i].Version = onHand, version
+	if onHand > 0 && i < v.head {
+		v.head = i
+	}
+	return true
+}
+
+// Plan takes amount from slots whose pallets expire after cutoff (see
+// ShelfLifeCutoff), earliest-expiring first, on top of what earlier Plan
+// calls took. It appends the takes to parts and returns them with
+// ReasonNone, or returns parts unchanged with ReasonNoEligibleStock (no
+// pallet qualifies) or ReasonInsufficientStock (qualifying pallets hold
+// too little), taking nothing.
+func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Reason) {
+	for v.head < len(v.slots) && v.slots[v.head].OnHand == 0 {
+		v.head++
+	}
+	start := sort.Search(len(v.slots), func(i int) bool { return v.slots[i].Spec.Expires.After(cutoff) })
+	if start == len(v.slots) {
+		return parts, ReasonNoEligibleStock
+	}
+	first := len(parts)
+	need := amount
+	for i := max(start, v.head); i < len(v.slots) && need > 0; i++ {
+		avail := v.slots[i].OnHand - v.taken[i]
+		if avail <= 0 {
+			continue
+		}
+		take := min(avail, need)
+		if v.taken[i] == 0 {
+			v.touched = append(v.touched, i)
+		}
+		v.taken[i] += take
+		need -= take
+		parts = append(parts, Part{Slot: i, Lbs: take})
+	}
+	if need > 0 {
+		for _, p := range parts[first:] {
+			v.taken[p.Slot] -= p.Lbs
+		}
+		return parts[:first], ReasonInsufficientStock
+	}
+	return parts, ReasonNone
+}
+
+// ResetPlan forgets every take since the last reset.
+func (v *View) ResetPlan() {
+	for _, i := range v.touched {
+		v.taken[i] = 0
+	}
+	v.touched = v.touched[:0]
+}

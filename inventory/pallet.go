@@ -1,0 +1,248 @@
+package inventory
+
+import (
+	"fmt"
+	"time"
+)
+
+// HoldKey names a hold: the order and the attempt that took it. Messages
+// between coordinator and pallets are idempotent per key.
+type HoldKey struct {
+	Order   string
+	Attempt int32
+}
+
+// HoldRequest asks a pallet to hold Lbs for Key.
+type HoldRequest struct {
+	Key HoldKey
+	Lbs CentiLbs
+}
+
+// LedgerKind says what a ledger entry did.
+type LedgerKind string
+
+// Ledger entry kinds.
+const (
+	LedgerReceived  LedgerKind = "received"
+	LedgerAdjusted  LedgerKind = "adjusted"
+	LedgerAllocated LedgerKind = "allocated"
+	LedgerReturned  LedgerKind = "returned"
+)
+
+// ReasonChaos is the adjustment reason of a chaos strike.
+const ReasonChaos = "chaos"
+
+// LedgerEntry is one line of a pallet's audit trail. Lbs is signed: what
+// the entry did to on-hand weight. The entries of a pallet sum to its
+// on-hand weight, always.
+type LedgerEntry struct {
+	At      time.Time
+	Kind    LedgerKind
+	Lbs     CentiLbs
+	OrderID string
+	Reason  string
+	Version int64
+}
+
+// PalletState is a snapshot of a pallet.
+type PalletState struct {
+	Spec    PalletSpec
+	OnHand  CentiLbs
+	Held    CentiLbs
+	Version int64
+}
+
+// Available is on-hand weight not promised to a hold.
+func (s PalletState) Available() CentiLbs { return s.OnHand - s.Held }
+
+type hold struct {
+	lbs      CentiLbs
+	deadline time.Time
+}
+
+// Pallet is one pallet's bookkeeping: on-hand weight, holds, version and
+// ledger. Its version is bumped by every change to on-hand weight
+// (receipt, adjustment, allocation, return), never by holds.
+//
+// A hold is a promise about one version of the pallet: any physical change
+// (an adjustment or a chaos strike) revokes every hold, because the plan
+// that took it was made on weight that is no longer there. That is how the
+// hard case — a strike between reserve and confirm — never allocates ghost
+// inventory: the confirm finds its hold gone and is refused.
+type Pallet struct {
+	spec      PalletSpec
+	onHand    CentiLbs
+	held      CentiLbs
+	version   int64
+	holds     map[HoldKey]hold
+	confirmed map[HoldKey]CentiLbs // for idempotent confirms
+	given     map[string]CentiLbs  // net weight allocated per order, for returns
+	ledger    []LedgerEntry
+}
+
+// NewPallet receives a pallet: version 1, one received ledger entry.
+func NewPallet(spec PalletSpec) *Pallet {
+	p := &Pallet{
+		spec:      spec,
+		onHand:    spec.Weight,
+		version:   1,
+		holds:     map[HoldKey]hold{},
+		confirmed: map[HoldKey]CentiLbs{},
+		given:     map[string]CentiLbs{},
+	}
+	p.ledger = append(p.ledger, LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1})
+	return p
+}
+
+// State returns a snapshot.
+func (p *Pallet) State() PalletState {
+	return PalletState{Spec: p.spec, OnHand: p.onHand, Held: p.held, Version: p.version}
+}
+
+// Ledger returns a copy of the audit trail, oldest first.
+func (p *Pallet) Ledger() []LedgerEntry { return append([]LedgerEntry(nil), p.ledger...) }
+
+// Reserve grants every hold in reqs, or none. It refuses with
+// ErrStaleVersion if the pallet's version is not expectedVersion, and with
+// ErrInsufficientStock if available weight does not cover the new holds.
+// Holds it already has (a retried message) are granted again unchanged.
+func (p *Pallet) Reserve(expectedVersion int64, reqs []HoldRequest, deadline time.Time) error {
+	if p.version != expectedVersion {
+		return fmt.Errorf("reserve on %s at version %d (have %d): %w", p.spec.ID, expectedVersion, p.version, ErrStaleVersion)
+	}
+	var need CentiLbs
+	for _, r := range reqs {
+		if r.Lbs <= 0 {
+			panic(fmt.Sprintf("pallet %s: hold %v for %d centi-lbs", p.spec.ID, r.Key, r.Lbs))
+		}
+		if _, ok := p.holds[r.Key]; !ok {
+			need += r.Lbs
+		}
+	}
+	if need > p.onHand-p.held {
+		return fmt.Errorf("reserve %s on %s (available %s): %w", need, p.spec.ID, p.onHand-p.held, ErrInsufficientStock)
+	}
+	for _, r := range reqs {
+		if _, ok := p.holds[r.Key]; !ok {
+			p.holds[r.Key] = hold{lbs: r.Lbs, deadline: deadline}
+			p.held += r.Lbs
+		}
+	}
+	return nil
+}
+
+// Confirm turns the holds named by keys into deductions, all or none, and
+// bumps the version once. Keys confirmed before (a retried message) are
+// skipped. It refuses with ErrHoldMissing if any key is neither held nor
+// already confirmed.
+func (p *Pallet) Confirm(keys []HoldKey, now time.Time) error {
+	fresh := 0
+	for _, k := range keys {
+		if _, ok := p.holds[k]; ok {
+			fresh++
+			continue
+		}
+		if _, ok := p.confirmed[k]; !ok {
+			return fmt.Errorf("confirm %v on %s: %w", k, p.spec.ID, ErrHoldMissing)
+		}
+	}
+	if fresh == 0 {
+		return nil
+	}
+	p.version++
+	for _, k := range keys {
+		h, ok := p.holds[k]
+		if !ok {
+			continue
+		}
+		delete(p.holds, k)
+		p.held -= h.lbs
+		p.onHand -= h.lbs
+		p.confirmed[k] = h.lbs
+		p.given[k.Order] += h.lbs
+		p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAllocated, Lbs: -h.lbs, OrderID: k.Order, Version: p.version})
+	}
+	p.assert()
+	return nil
+}
+
+// Release drops the holds named by keys; unknown keys are ignored.
+func (p *Pallet) Release(keys []HoldKey) {
+	for _, k := range keys {
+		if h, ok := p.holds[k]; ok {
+			delete(p.holds, k)
+			p.held -= h.lbs
+		}
+	}
+}
+
+// Adjust applies a physical weight change and revokes every hold. With
+// clamp (a chaos strike) a shrink stops at zero; without it a change that
+// would go below zero is refused with ErrBelowZero. It returns the delta
+// applied and the number of holds revoked; a zero delta changes nothing.
+func (p *Pallet) Adjust(delta CentiLbs, reason string, now time.Time, clamp bool) (applied CentiLbs, revoked int, err error) {
+	if p.onHand+delta < 0 {
+		if !clamp {
+			return 0, 0, fmt.Errorf("adjust %s by %s (on hand %s): %w", p.spec.ID, delta, p.onHand, ErrBelowZero)
+		}
+		delta = -p.onHand
+	}
+	if delta == 0 {
+		return 0, 0, nil
+	}
+	revoked = len(p.holds)
+	clear(p.holds)
+	p.held = 0
+	p.onHand += delta
+	p.version++
+	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAdjusted, Lbs: delta, Reason: reason, Version: p.version})
+	p.assert()
+	return delta, revoked, nil
+}
+
+// Return gives back everything order was allocated from this pallet and
+// bumps the version. A second return of the same order returns nothing.
+func (p *Pallet) Return(order string, now time.Time) CentiLbs {
+	lbs := p.given[order]
+	if lbs == 0 {
+		return 0
+	}
+	delete(p.given, order)
+	p.onHand += lbs
+	p.version++
+	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerReturned, Lbs: lbs, OrderID: order, Version: p.version})
+	p.assert()
+	return lbs
+}
+
+// ExpireHolds drops holds whose deadline has passed (their coordinator
+// vanished) and returns how many it dropped.
+func (p *Pallet) ExpireHolds(now time.Time) int {
+	n := 0
+	for k, h := range p.holds {
+		if !h.deadline.After(now) {
+			delete(p.holds, k)
+			p.held -= h.lbs
+			n++
+		}
+	}
+	return n
+}
+
+// NextHoldDeadline returns the earliest hold deadline, if any hold exists.
+func (p *Pallet) NextHoldDeadline() (time.Time, bool) {
+	var next time.Time
+	for _, h := range p.holds {
+		if next.IsZero() || h.deadline.Before(next) {
+			next = h.deadline
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// assert panics on a broken invariant: a programmer error, never input.
+func (p *Pallet) assert() {
+	if p.onHand < 0 || p.held < 0 || p.held > p.onHand {
+		panic(fmt.Sprintf("pallet %s: on hand %d, held %d centi-lbs", p.spec.ID, p.onHand, p.held))
+	}
+}

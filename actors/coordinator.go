@@ -113,6 +113,7 @@ type coordinator struct {
 	ret         *returnOp
 	returnQueue []*returnOp
 	stash       []any // changes that arrived while an operation was in flight
+	flushers    []*actor.PID
 	nextID      uint64
 }
 
@@ -169,6 +170,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 	case *batchTimeout:
 		c.onTimeout(ctx, m)
+	case *Flush:
+		c.flushers = append(c.flushers, ctx.Sender())
 	}
 	c.maybeStart(ctx)
 }
@@ -200,6 +203,10 @@ func (c *coordinator) maybeStart(ctx actor.Context) {
 			c.startBatch(ctx)
 			continue
 		}
+		for _, f := range c.flushers {
+			ctx.Send(f, &Flushed{})
+		}
+		c.flushers = nil
 		return
 	}
 }
@@ -233,6 +240,20 @@ func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
 	c.eng.pallets.list(c.sku, m.entries)
 	c.record(PalletsReceived{Specs: m.specs})
 	ctx.Send(m.replyTo, struct{}{})
+}
+
+// pullForward applies, before an operation's own event, the stashed changes
+// that a pallet made before the operation reached it (lower versions), so
+// the history stays in every pallet's version order.
+func (c *coordinator) pullForward(versions map[string]int64) {
+	c.stash = slices.DeleteFunc(c.stash, func(m any) bool {
+		pc, ok := m.(*PalletChanged)
+		if !ok || versions[pc.PalletID] == 0 || pc.Version >= versions[pc.PalletID] {
+			return false
+		}
+		c.applyChange(pc)
+		return true
+	})
 }
 
 func (c *coordinator) record(e Event) {
@@ -274,6 +295,13 @@ func (c *coordinator) startBatch(ctx actor.Context) {
 		b.prefix = len(b.entries)
 		c.resolve(ctx, nil)
 		return
+	}
+	if hook := c.eng.hooks.beforeReserve; hook != nil {
+		ids := make([]string, len(b.slots))
+		for i, slot := range b.slots {
+			ids[i] = c.view.At(slot).Spec.ID
+		}
+		hook(ids)
 	}
 	deadline := now.Add(c.eng.cfg.HoldTimeout)
 	for _, slot := range b.slots {
@@ -330,6 +358,13 @@ func (c *coordinator) afterReserve(ctx actor.Context) {
 		return
 	}
 	b.phase = phaseConfirming
+	if hook := c.eng.hooks.beforeConfirm; hook != nil {
+		ids := make([]string, len(b.chain.Links))
+		for i, l := range b.chain.Links {
+			ids[i] = l.PalletID
+		}
+		hook(ids)
+	}
 	ctx.Send(b.chain.Links[0].Pallet, b.chain)
 	c.armTimeout(ctx, b)
 }
@@ -365,7 +400,6 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 	committed := map[int]bool{}
 	step := AllocationStep{At: b.at, Versions: map[string]int64{}}
 	if chain != nil {
-		step.At = chain.At
 		for _, r := range chain.Results {
 			slot, _ := c.view.Index(r.PalletID)
 			if r.Refusal != RefusalNone {
@@ -393,7 +427,7 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 		}
 		if e.reason != inventory.ReasonNone {
 			if !clean {
-				again = append(again, o)
+				again = c.retryOrPark(ctx, o, false, again)
 				continue
 			}
 			step.Rejections = append(step.Rejections, OrderRejection{OrderID: o.snap.Request.ID, Reason: e.reason})
@@ -423,6 +457,7 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 		again = c.retryOrPark(ctx, o, e.touches(b.failed), again)
 	}
 	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
+		c.pullForward(step.Versions)
 		c.record(step)
 	}
 	for _, f := range finished {
@@ -580,8 +615,7 @@ func (c *coordinator) finish(ctx actor.Context, o *orderState, status inventory.
 		o.snap.Allocations = nil
 	}
 	o.rec.store(o.snap)
-	delete(c.orders, id)
-	c.pending = slices.DeleteFunc(c.pending, func(p *orderState) bool { return p == o })
+	c.retire(o)
 	c.record(OrderFinished{OrderID: id, Status: status, Reason: reason})
 	c.eng.orderFinished(status, reason)
 	for _, w := range o.waiters {
@@ -600,8 +634,15 @@ func (c *coordinator) queueReturn(o *orderState, status inventory.Status, reason
 		op.pallets = append(op.pallets, a.PalletID)
 	}
 	o.waiters = nil
-	delete(c.orders, o.snap.Request.ID)
+	c.retire(o)
 	c.returnQueue = append(c.returnQueue, op)
+}
+
+// retire forgets an order that will plan no more: it leaves the unfinished
+// set and the line, and a parked retry finds nothing when it fires.
+func (c *coordinator) retire(o *orderState) {
+	delete(c.orders, o.snap.Request.ID)
+	c.pending = slices.DeleteFunc(c.pending, func(p *orderState) bool { return p == o })
 }
 
 func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
@@ -670,6 +711,7 @@ func (c *coordinator) endReturn(ctx actor.Context) {
 	op := c.ret
 	c.ret = nil
 	if len(op.returns) > 0 {
+		c.pullForward(op.versions)
 		c.record(OrderReturned{OrderID: op.orderID, Returns: op.returns, Versions: op.versions, At: time.Now().UTC()})
 	}
 	o := &orderState{rec: op.rec, snap: op.rec.load(), waiters: op.waiters}

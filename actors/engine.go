@@ -57,6 +57,12 @@ type Engine struct {
 	dispatched chan struct{}
 	chaos      *actor.PID
 	failures   atomic.Int64
+
+	// hooks, set only by tests, run inside a coordinator at the phase
+	// boundaries, to stage a strike in the windows the protocol must survive.
+	hooks struct {
+		beforeReserve, beforeConfirm func(palletIDs []string)
+	}
 }
 
 // New starts an engine. It validates cfg first.
@@ -78,9 +84,14 @@ func New(cfg Config) (*Engine, error) {
 		inFlight:     make(chan struct{}, cfg.OrdersInFlightMax),
 		dispatched:   make(chan struct{}),
 	}
-	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(warnOnly{log.Handler()}).With("component", "protoactor")
-	}))
+	e.system = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(warnOnly{log.Handler()}).With("component", "protoactor")
+		}),
+		// The throttle only rate-limits dead-letter log lines (late replies
+		// at shutdown); a short window ends its helper goroutine quickly.
+		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
+	)
 	e.supervisor = actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		if f, ok := evt.(*actor.SupervisorEvent); ok {

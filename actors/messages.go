@@ -125,5 +125,14 @@ type LedgerReply struct {
 	Entries []inventory.LedgerEntry
 }
 
+// Flush asks an actor to answer Flushed once it has handled everything
+// sent to it before. A coordinator answers only when no operation is in
+// flight, so a flush of every pallet and then of their coordinator proves
+// that every change reported so far has been applied.
+type Flush struct{}
+
+// Flushed answers Flush.
+type Flushed struct{}
+
 // expireHolds is a pallet's own timer tick.
 type expireHolds struct{}

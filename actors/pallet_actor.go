@@ -57,6 +57,8 @@ func (a *palletActor) Receive(ctx actor.Context) {
 		if ctx.Sender() != nil {
 			ctx.Respond(&AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err})
 		}
+	case *Flush:
+		ctx.Respond(&Flushed{})
 	case *GetLedger:
 		ctx.Respond(&LedgerReply{Entries: a.p.Ledger()})
 	case *expireHolds:

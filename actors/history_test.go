@@ -1,0 +1,171 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// TestRandomHistoriesAreSerialFEFO drives seeded random concurrent
+// histories — receipts, orders, cancels, adjustments, chaos every
+// millisecond, small batches and tight retry budgets — and checks each
+// against the sequential FEFO model: serial equivalence step by step,
+// exact conservation, no negative weight, all-or-nothing, every order
+// terminal, no hold left behind. Run more with -histories N, or one with
+// -seed S.
+func TestRandomHistoriesAreSerialFEFO(t *testing.T) {
+	n := *historiesFlag
+	if testing.Short() {
+		n = 20
+	}
+	seeds := make([]uint64, 0, n)
+	if *seedFlag != 0 {
+		seeds = append(seeds, *seedFlag)
+	}
+	for i := 1; len(seeds) < n; i++ {
+		seeds = append(seeds, uint64(i))
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runHistory(t, seed) })
+	}
+}
+
+var skus = []string{"pork", "beef"}
+
+func randomPallet(rng *rand.Rand, id string, now time.Time) inventory.PalletSpec {
+	return inventory.PalletSpec{
+		ID: id, SKU: skus[rng.IntN(len(skus))], Lot: "L-" + id, Supplier: fmt.Sprintf("Farm_%d", 1+rng.IntN(99)),
+		Weight: inventory.CentiLbs(100 + rng.Int64N(100_000)),
+		// Whole days and hours only, so expirations and receipts tie often
+		// and the tie-breaks are exercised.
+		Expires:  now.Add(time.Duration(1+rng.IntN(20))*day + time.Duration(rng.IntN(3))*time.Hour),
+		Received: now.Add(-time.Duration(rng.IntN(3)) * time.Hour),
+	}
+}
+
+func runHistory(t *testing.T, seed uint64) {
+	rng := seeded(t, seed)
+	rec := &recorder{}
+	cfg := testConfig(seed)
+	cfg.Recorder = rec
+	cfg.BatchOrdersMax = 1 + rng.IntN(32)
+	cfg.RetryAttemptsMax = rng.IntN(4)
+	cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 3, SKU: "pork"}
+	e := startEngine(t, cfg)
+
+	now := time.Now().UTC().Truncate(time.Hour)
+	var initial []inventory.PalletSpec
+	for i := range 10 + rng.IntN(30) {
+		initial = append(initial, randomPallet(rng, fmt.Sprintf("P-%03d", i), now))
+	}
+	receive(t, e, initial...)
+
+	var (
+		mu       sync.Mutex
+		requests = map[string]inventory.OrderRequest{}
+		placed   []string
+		palletN  = len(initial)
+	)
+	const workers, opsPerWorker = 4, 30
+	var wg sync.WaitGroup
+	for w := range workers {
+		wrng := rand.New(rand.NewPCG(seed, uint64(w)))
+		wg.Go(func() {
+			for i := range opsPerWorker {
+				switch r := wrng.IntN(100); {
+				case r < 60:
+					req := inventory.OrderRequest{
+						ID: fmt.Sprintf("o-%d-%d", w, i), Customer: "c", SKU: skus[wrng.IntN(len(skus))],
+						Amount: inventory.CentiLbs(1 + wrng.Int64N(150_000)),
+					}
+					if wrng.IntN(4) == 0 {
+						req.MinShelfLifeDays = wrng.IntN(20)
+					}
+					mu.Lock()
+					requests[req.ID] = req
+					mu.Unlock()
+					_, _, err := e.PlaceOrder(req)
+					assert.NoError(t, err)
+					mu.Lock()
+					placed = append(placed, req.ID)
+					mu.Unlock()
+				case r < 75:
+					mu.Lock()
+					if len(placed) == 0 {
+						mu.Unlock()
+						continue
+					}
+					id := placed[wrng.IntN(len(placed))]
+					mu.Unlock()
+					if _, err := e.CancelOrder(id); err != nil {
+						assert.ErrorIs(t, err, ErrNotCancellable)
+					}
+				case r < 90:
+					id := fmt.Sprintf("P-%03d", wrng.IntN(len(initial)))
+					delta := inventory.CentiLbs(wrng.Int64N(40_000) - 20_000)
+					if _, err := e.AdjustPallet(id, delta, "count_correction"); err != nil && !errors.Is(err, inventory.ErrBelowZero) {
+						assert.NoError(t, err)
+					}
+				default:
+					mu.Lock()
+					id := fmt.Sprintf("P-%03d", palletN)
+					palletN++
+					mu.Unlock()
+					_, err := e.ReceivePallets([]inventory.PalletSpec{randomPallet(wrng, id, now)})
+					assert.NoError(t, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range placed {
+		wait(t, e, id)
+	}
+	require.NoError(t, e.quiesce())
+
+	m := newModel(requests)
+	for i, ev := range rec.all() {
+		require.NoError(t, m.apply(ev), "event %d: %+v", i, ev)
+	}
+	checkAgainstModel(t, e, m)
+}
+
+// checkAgainstModel compares the engine's final state with the model's.
+func checkAgainstModel(t *testing.T, e *Engine, m *model) {
+	t.Helper()
+	for id := range m.requests {
+		o, err := e.Order(id)
+		require.NoError(t, err)
+		require.True(t, o.Status.Terminal(), "order %s is %s: not terminal", id, o.Status)
+		assert.Equal(t, m.status[id], o.Status, "order %s", id)
+		var sum inventory.CentiLbs
+		for _, a := range o.Allocations {
+			assert.Equal(t, m.holding[id][a.PalletID], a.Lbs, "order %s on %s", id, a.PalletID)
+			sum += a.Lbs
+		}
+		if o.Status == inventory.StatusAllocated {
+			assert.Equal(t, o.Request.Amount, sum, "order %s allocations must sum to its request", id)
+		} else {
+			assert.Zero(t, sum, "order %s ended %s holding weight", id, o.Status)
+		}
+	}
+	states := e.Inventory("")
+	require.Len(t, states, len(m.pallets))
+	for _, s := range states {
+		mp := m.pallets[s.Spec.ID]
+		require.NotNil(t, mp, s.Spec.ID)
+		assert.Equal(t, mp.onHand, s.OnHand, "pallet %s on hand", s.Spec.ID)
+		assert.Equal(t, mp.version, s.Version, "pallet %s version", s.Spec.ID)
+		assert.Zero(t, s.Held, "pallet %s: a hold outlived its order", s.Spec.ID)
+		assert.GreaterOrEqual(t, s.OnHand, inventory.CentiLbs(0))
+		assert.Equal(t, s.OnHand, ledgerSum(t, e, s.Spec.ID), "pallet %s: ledger must sum to on hand", s.Spec.ID)
+	}
+}

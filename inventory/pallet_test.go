@@ -1,0 +1,126 @@
+package inventory
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+func spec(id string, lbs int64, expiresDays int) PalletSpec {
+	return PalletSpec{ID: id, SKU: DefaultSKU, Supplier: "Farm_1", Weight: Lbs(lbs), Received: t0, Expires: t0.Add(time.Duration(expiresDays) * 24 * time.Hour)}
+}
+
+func key(order string) HoldKey { return HoldKey{Order: order, Attempt: 1} }
+
+// ledgerSum checks the pallet's audit trail against its on-hand weight.
+func ledgerSum(t *testing.T, p *Pallet) CentiLbs {
+	t.Helper()
+	var sum CentiLbs
+	for _, e := range p.Ledger() {
+		sum += e.Lbs
+	}
+	require.Equal(t, p.State().OnHand, sum, "ledger must sum to on-hand")
+	return sum
+}
+
+func TestPalletReserveConfirm(t *testing.T) {
+	p := NewPallet(spec("P1", 100, 10))
+	deadline := t0.Add(time.Minute)
+
+	t.Run("stale version refuses", func(t *testing.T) {
+		assert.ErrorIs(t, p.Reserve(2, []HoldRequest{{key("a"), Lbs(10)}}, deadline), ErrStaleVersion)
+	})
+	t.Run("holds cap at available weight", func(t *testing.T) {
+		require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(60)}}, deadline))
+		assert.ErrorIs(t, p.Reserve(1, []HoldRequest{{key("b"), Lbs(50)}}, deadline), ErrInsufficientStock)
+		assert.Equal(t, Lbs(40), p.State().Available())
+	})
+	t.Run("a retried reserve is granted again unchanged", func(t *testing.T) {
+		require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(60)}}, deadline))
+		assert.Equal(t, Lbs(60), p.State().Held)
+	})
+	t.Run("confirm deducts and bumps the version once", func(t *testing.T) {
+		require.NoError(t, p.Confirm([]HoldKey{key("a")}, t0))
+		s := p.State()
+		assert.Equal(t, Lbs(40), s.OnHand)
+		assert.Zero(t, s.Held)
+		assert.EqualValues(t, 2, s.Version)
+		ledgerSum(t, p)
+	})
+	t.Run("a retried confirm changes nothing", func(t *testing.T) {
+		require.NoError(t, p.Confirm([]HoldKey{key("a")}, t0))
+		assert.EqualValues(t, 2, p.State().Version)
+		assert.Len(t, p.Ledger(), 2)
+	})
+	t.Run("confirming an unknown hold is refused", func(t *testing.T) {
+		assert.ErrorIs(t, p.Confirm([]HoldKey{key("zzz")}, t0), ErrHoldMissing)
+	})
+}
+
+func TestPalletShrinkBetweenPhasesRevokesHolds(t *testing.T) {
+	p := NewPallet(spec("P1", 1000, 10))
+	require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(1000)}}, t0.Add(time.Minute)))
+
+	applied, revoked, err := p.Adjust(-Lbs(30), ReasonChaos, t0, true)
+	require.NoError(t, err)
+	assert.Equal(t, -Lbs(30), applied)
+	assert.Equal(t, 1, revoked)
+
+	assert.ErrorIs(t, p.Confirm([]HoldKey{key("a")}, t0), ErrHoldMissing, "a hold on weight that is gone must not confirm")
+	s := p.State()
+	assert.Equal(t, Lbs(970), s.OnHand)
+	assert.Zero(t, s.Held)
+	ledgerSum(t, p)
+}
+
+func TestPalletAdjust(t *testing.T) {
+	p := NewPallet(spec("P1", 20, 10))
+	_, _, err := p.Adjust(-Lbs(21), "damage", t0, false)
+	assert.ErrorIs(t, err, ErrBelowZero)
+	assert.EqualValues(t, 1, p.State().Version, "a refused adjustment changes nothing")
+
+	applied, _, err := p.Adjust(-Lbs(30), ReasonChaos, t0, true)
+	require.NoError(t, err)
+	assert.Equal(t, -Lbs(20), applied, "a chaos strike stops at zero")
+	assert.Zero(t, p.State().OnHand)
+
+	applied, _, err = p.Adjust(-Lbs(5), ReasonChaos, t0, true)
+	require.NoError(t, err)
+	assert.Zero(t, applied)
+	assert.EqualValues(t, 2, p.State().Version, "a strike that changes nothing does not bump the version")
+	ledgerSum(t, p)
+}
+
+func TestPalletReturn(t *testing.T) {
+	p := NewPallet(spec("P1", 100, 10))
+	require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(30)}, {key("b"), Lbs(20)}}, t0.Add(time.Minute)))
+	require.NoError(t, p.Confirm([]HoldKey{key("a"), key("b")}, t0))
+	assert.Equal(t, Lbs(30), p.Return("a", t0))
+	assert.Zero(t, p.Return("a", t0), "a second return gives nothing")
+	s := p.State()
+	assert.Equal(t, Lbs(80), s.OnHand)
+	assert.EqualValues(t, 3, s.Version)
+	kinds := []LedgerKind{}
+	for _, e := range p.Ledger() {
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Equal(t, []LedgerKind{LedgerReceived, LedgerAllocated, LedgerAllocated, LedgerReturned}, kinds)
+	ledgerSum(t, p)
+}
+
+func TestPalletHoldsExpire(t *testing.T) {
+	p := NewPallet(spec("P1", 100, 10))
+	require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(30)}}, t0.Add(time.Second)))
+	require.NoError(t, p.Reserve(1, []HoldRequest{{key("b"), Lbs(30)}}, t0.Add(time.Minute)))
+	next, ok := p.NextHoldDeadline()
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(time.Second), next)
+	assert.Equal(t, 1, p.ExpireHolds(t0.Add(time.Second)))
+	assert.Equal(t, Lbs(30), p.State().Held)
+	assert.Equal(t, 1, p.ExpireHolds(t0.Add(time.Hour)))
+	assert.Zero(t, p.State().Held)
+}

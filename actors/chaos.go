@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -17,10 +16,10 @@ type chaosTick struct{}
 // recalibration or a dropped box would. Strikes go straight to the pallet,
 // never through the coordinator, so plans made on the old version abort.
 type chaosActor struct {
-	eng   *Engine
-	cfg   ChaosConfig
-	rng   *rand.Rand
-	timer *time.Timer
+	eng    *Engine
+	cfg    ChaosConfig
+	rng    *rand.Rand
+	timers selfTimers
 }
 
 func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
@@ -29,28 +28,19 @@ func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
 }
 
 func (a *chaosActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch ctx.Message().(type) {
 	case *actor.Started:
 		a.schedule(ctx)
 	case *chaosTick:
 		a.strike(ctx)
 		a.schedule(ctx)
-	case *AdjustReply:
-		if m.Applied != 0 {
-			a.eng.metrics.strikes.Add(1)
-			a.eng.log.Info(fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
-				m.State.Spec.ID, m.State.Spec.Supplier, m.Applied.Pounds(), m.State.OnHand, m.State.Version, m.Revoked))
-		}
 	case *actor.Stopping:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timers.stop()
 	}
 }
 
 func (a *chaosActor) schedule(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(a.cfg.Interval, func() { root.Send(self, &chaosTick{}) })
+	a.timers.after(ctx, a.cfg.Interval, &chaosTick{})
 }
 
 func (a *chaosActor) strike(ctx actor.Context) {
@@ -66,5 +56,7 @@ func (a *chaosActor) strike(ctx actor.Context) {
 	if delta >= 0 {
 		delta++ // a strike always changes something: [-max, -1] ∪ [1, max]
 	}
-	ctx.Request(target.pid, &Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
+	// Fire and forget, like a scale: the pallet reports the change to its
+	// coordinator, which logs the strike.
+	ctx.Send(target.pid, &Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
 }

@@ -108,12 +108,13 @@ type coordinator struct {
 
 	orders      map[string]*orderState // unfinished orders
 	pending     []*orderState          // ready to plan, oldest first
-	early       map[string][]*actor.PID
+	early       map[string]bool        // cancelled before they arrived
 	batch       *batchState
 	ret         *returnOp
 	returnQueue []*returnOp
 	stash       []any // changes that arrived while an operation was in flight
 	flushers    []*actor.PID
+	timers      selfTimers
 	nextID      uint64
 }
 
@@ -126,7 +127,7 @@ func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 		view:   inventory.NewView(),
 		pids:   map[string]*actor.PID{},
 		orders: map[string]*orderState{},
-		early:  map[string][]*actor.PID{},
+		early:  map[string]bool{},
 	}
 }
 
@@ -172,6 +173,9 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.onTimeout(ctx, m)
 	case *Flush:
 		c.flushers = append(c.flushers, ctx.Sender())
+	case *actor.Stopping:
+		c.timers.stop()
+		return
 	}
 	c.maybeStart(ctx)
 }
@@ -216,9 +220,8 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 	id := snap.Request.ID
 	o := &orderState{rec: rec, snap: snap, missing: snap.Request.Amount}
 	c.orders[id] = o
-	if waiters, ok := c.early[id]; ok {
+	if c.early[id] {
 		delete(c.early, id)
-		o.waiters = waiters
 		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
 		return
 	}
@@ -227,6 +230,11 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 
 func (c *coordinator) applyChange(m *PalletChanged) {
 	c.view.Update(m.PalletID, m.OnHand, m.Version)
+	if m.Reason == inventory.ReasonChaos {
+		c.eng.metrics.strikes.Add(1)
+		c.log.Info(fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
+			m.PalletID, m.Supplier, m.Delta.Pounds(), m.OnHand, m.Version, m.Revoked))
+	}
 	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
 }
 
@@ -395,7 +403,7 @@ func (c *coordinator) onChain(ctx actor.Context, m *ConfirmChain) {
 func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 	b := c.batch
 	if b.timer != nil {
-		b.timer.Stop()
+		c.timers.cancel(b.timer)
 	}
 	committed := map[int]bool{}
 	step := AllocationStep{At: b.at, Versions: map[string]int64{}}
@@ -516,8 +524,7 @@ func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted b
 		"conflicts", o.snap.Conflicts, "max", c.eng.cfg.RetryAttemptsMax, "backoff", d)
 	c.eng.metrics.retries.Add(1)
 	o.parked = true
-	self, root, id := ctx.Self(), ctx.ActorSystem().Root, o.snap.Request.ID
-	time.AfterFunc(d, func() { root.Send(self, &retryDue{id: id}) })
+	c.timers.after(ctx, d, &retryDue{id: o.snap.Request.ID})
 	return again
 }
 
@@ -537,11 +544,9 @@ func (c *coordinator) alert(palletID string, r Refusal, planned, now int64) {
 
 func (c *coordinator) armTimeout(ctx actor.Context, b *batchState) {
 	if b.timer != nil {
-		b.timer.Stop()
+		c.timers.cancel(b.timer)
 	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	msg := &batchTimeout{batch: b.id, chain: b.chainTry}
-	b.timer = time.AfterFunc(c.eng.cfg.ReplyTimeout, func() { root.Send(self, msg) })
+	b.timer = c.timers.after(ctx, c.eng.cfg.ReplyTimeout, &batchTimeout{batch: b.id, chain: b.chainTry})
 }
 
 // onTimeout handles a batch whose replies did not come back in time. Local
@@ -658,7 +663,12 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 		o.parked = false
 		c.settleCancelled(ctx, o)
 	case snap.Status == inventory.StatusQueued:
-		c.early[id] = append(c.early[id], m.replyTo) // still on its way from the intake
+		// Still on its way from the intake: it is cancelled now, and dropped
+		// when it arrives (its in-flight slot is freed then).
+		snap.Status, snap.CompletedAt = inventory.StatusCancelled, time.Now().UTC()
+		m.rec.store(snap)
+		c.early[id] = true
+		ctx.Send(m.replyTo, &cancelReply{order: snap})
 	case snap.Status == inventory.StatusAllocated && !c.returning(id):
 		c.nextID++
 		op := &returnOp{id: c.nextID, orderID: id, rec: m.rec, status: inventory.StatusCancelled, waiters: []*actor.PID{m.replyTo}}

@@ -94,9 +94,12 @@ func New(cfg Config) (*Engine, error) {
 	)
 	e.supervisor = actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
-		if f, ok := evt.(*actor.SupervisorEvent); ok {
+		switch ev := evt.(type) {
+		case *actor.SupervisorEvent:
 			e.failures.Add(1)
-			e.log.Error("actor failed", "actor", f.Child.String(), "reason", fmt.Sprint(f.Reason), "directive", f.Directive.String())
+			e.log.Error("actor failed", "actor", ev.Child.String(), "reason", fmt.Sprint(ev.Reason), "directive", ev.Directive.String())
+		case *actor.DeadLetterEvent:
+			e.log.Debug("dead letter", "to", ev.PID.String(), "message", fmt.Sprintf("%T", ev.Message))
 		}
 	})
 	go e.dispatch()

@@ -110,6 +110,8 @@ type AdjustReply struct {
 // PalletChanged tells a coordinator of a physical change it did not make.
 type PalletChanged struct {
 	PalletID string
+	Supplier string
+	Revoked  int // holds the change revoked
 	Delta    inventory.CentiLbs
 	Reason   string
 	OnHand   inventory.CentiLbs

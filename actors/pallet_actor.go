@@ -16,6 +16,7 @@ type palletActor struct {
 	p           *inventory.Pallet
 	coordinator *actor.PID
 	entry       *palletEntry
+	timers      selfTimers
 	timer       *time.Timer // hold expiry, armed while holds exist
 	timerAt     time.Time
 }
@@ -52,7 +53,7 @@ func (a *palletActor) Receive(ctx actor.Context) {
 		s := a.p.State()
 		if applied != 0 {
 			a.publish()
-			ctx.Send(a.coordinator, &PalletChanged{PalletID: s.Spec.ID, Delta: applied, Reason: m.Reason, OnHand: s.OnHand, Version: s.Version, At: now})
+			ctx.Send(a.coordinator, &PalletChanged{PalletID: s.Spec.ID, Supplier: s.Spec.Supplier, Revoked: revoked, Delta: applied, Reason: m.Reason, OnHand: s.OnHand, Version: s.Version, At: now})
 		}
 		if ctx.Sender() != nil {
 			ctx.Respond(&AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err})
@@ -68,10 +69,7 @@ func (a *palletActor) Receive(ctx actor.Context) {
 		}
 		a.armExpiry(ctx)
 	case *actor.Stopping:
-		if a.timer != nil {
-			a.timer.Stop()
-			a.timer = nil
-		}
+		a.timers.stop()
 	}
 }
 
@@ -96,11 +94,10 @@ func (a *palletActor) armExpiry(ctx actor.Context) {
 		return
 	}
 	if a.timer != nil {
-		a.timer.Stop()
+		a.timers.cancel(a.timer)
 	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
 	a.timerAt = next
-	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, &expireHolds{}) })
+	a.timer = a.timers.after(ctx, time.Until(next), &expireHolds{})
 }
 
 func (a *palletActor) publish() {

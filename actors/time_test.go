@@ -1,0 +1,192 @@
+package actors
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// Tests where time matters run in a synctest bubble: the clock is fake
+// and advances only when every goroutine in the bubble is blocked, so
+// hours pass instantly and nothing depends on the machine's speed.
+
+func bubblePallet(id string, lbs int64, expiresIn time.Duration) inventory.PalletSpec {
+	now := time.Now().UTC()
+	return inventory.PalletSpec{ID: id, SKU: inventory.DefaultSKU, Supplier: "Farm_1", Weight: inventory.Lbs(lbs), Received: now, Expires: now.Add(expiresIn)}
+}
+
+func TestHoldOfVanishedCoordinatorExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEngine(t, testConfig(1))
+		receive(t, e, bubblePallet("P1", 100, 5*day))
+
+		ghost := newProbe(t, e) // a coordinator that reserves and then vanishes
+		ghost.request(e, e.palletPID("P1"), &Reserve{
+			Batch: 1, ExpectedVersion: 1, Deadline: time.Now().Add(time.Second),
+			Holds: []inventory.HoldRequest{{Key: inventory.HoldKey{Order: "ghost", Attempt: 1}, Lbs: inventory.Lbs(60)}},
+		})
+		require.Equal(t, RefusalNone, ghost.next(t).(*ReserveReply).Refusal)
+		p, _ := e.Pallet("P1")
+		require.Equal(t, inventory.Lbs(60), p.Held)
+
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		p, _ = e.Pallet("P1")
+		assert.Zero(t, p.Held, "the hold lapsed at its deadline")
+
+		o := place(t, e, order("real", 100))
+		assert.Equal(t, inventory.StatusAllocated, o.Status, "its weight came back")
+	})
+}
+
+func TestExpiredStockIsSkippedButCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEngine(t, testConfig(1))
+		receive(t, e, bubblePallet("soon", 100, time.Hour), bubblePallet("later", 100, 5*day))
+		time.Sleep(2 * time.Hour)
+
+		o := place(t, e, order("o1", 50))
+		assert.Equal(t, []string{"later"}, allocIDs(o), "the expired pallet is never allocated")
+		o = place(t, e, order("o2", 60))
+		assert.Equal(t, inventory.ReasonInsufficientStock, o.Reason, "expired weight does not count as sellable")
+
+		soon, _ := e.Pallet("soon")
+		assert.Equal(t, inventory.Lbs(100), soon.OnHand, "an expired pallet keeps its weight on the books")
+		assert.True(t, inventory.Expired(soon.Spec.Expires, time.Now()))
+	})
+}
+
+func TestFullIntakeRefusesAndQueuesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(1)
+		cfg.IntakeCapacity, cfg.OrdersInFlightMax, cfg.ProcessDelay = 2, 1, time.Second
+		e := startEngine(t, cfg)
+		receive(t, e, bubblePallet("P1", 1000, 5*day))
+
+		_, _, err := e.PlaceOrder(order("a", 1))
+		require.NoError(t, err)
+		synctest.Wait() // the draining stage holds "a" for a second
+		for _, id := range []string{"b", "c"} {
+			_, _, err := e.PlaceOrder(order(id, 1))
+			require.NoError(t, err)
+		}
+		_, _, err = e.PlaceOrder(order("d", 1))
+		require.ErrorIs(t, err, ErrIntakeFull)
+		_, err = e.Order("d")
+		assert.ErrorIs(t, err, ErrNotFound, "a refused order is not queued")
+		assert.EqualValues(t, 1, e.Stats().Throttled)
+
+		for _, id := range []string{"a", "b", "c"} {
+			assert.Equal(t, inventory.StatusAllocated, wait(t, e, id).Status, "every accepted order completes")
+		}
+	})
+}
+
+func TestCancelQueuedOrderNeverAllocates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		cfg := testConfig(1)
+		cfg.ProcessDelay, cfg.Recorder = time.Second, rec
+		e := startEngine(t, cfg)
+		receive(t, e, bubblePallet("P1", 1000, 5*day))
+
+		_, _, err := e.PlaceOrder(order("first", 10))
+		require.NoError(t, err)
+		_, _, err = e.PlaceOrder(order("queued", 10))
+		require.NoError(t, err)
+		synctest.Wait()
+
+		o, err := e.CancelOrder("queued")
+		require.NoError(t, err)
+		assert.Equal(t, inventory.StatusCancelled, o.Status, "cancelled at once, while still in the intake")
+
+		assert.Equal(t, inventory.StatusAllocated, wait(t, e, "first").Status)
+		time.Sleep(2 * time.Second) // let "queued" reach its coordinator and be dropped
+		require.NoError(t, e.quiesce())
+		o, _ = e.Order("queued")
+		assert.Equal(t, inventory.StatusCancelled, o.Status)
+		assert.Zero(t, o.Attempts, "it was never planned")
+		entries, err := e.Ledger("P1")
+		require.NoError(t, err)
+		for _, en := range entries {
+			assert.NotEqual(t, "queued", en.OrderID)
+		}
+	})
+}
+
+// syncBuffer is a log sink safe for the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		cfg := testConfig(7)
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 5, SKU: inventory.DefaultSKU}
+		e := startEngine(t, cfg)
+		receive(t, e, bubblePallet("tiny", 10, 5*day), bubblePallet("spare", 1000, 9*day))
+
+		time.Sleep(time.Second)
+		require.NoError(t, e.quiesce())
+
+		for _, id := range []string{"tiny", "spare"} {
+			entries, err := e.Ledger(id)
+			require.NoError(t, err)
+			var running inventory.CentiLbs
+			for _, en := range entries {
+				running += en.Lbs
+				require.GreaterOrEqual(t, running, inventory.CentiLbs(0), "pallet %s went below zero at version %d", id, en.Version)
+				if en.Kind == inventory.LedgerAdjusted {
+					assert.Equal(t, inventory.ReasonChaos, en.Reason)
+					assert.LessOrEqual(t, max(en.Lbs, -en.Lbs), inventory.Lbs(30))
+				}
+			}
+			p, _ := e.Pallet(id)
+			assert.Equal(t, p.OnHand, running)
+		}
+		assert.Greater(t, e.Stats().Strikes, int64(100), "a second of 1 ms chaos strikes hundreds of times")
+		assert.True(t, strings.Contains(logs.String(), "[CHAOS] Pallet "), "chaos logs like the original")
+		t.Cleanup(func() {
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "dead letter") {
+					t.Log(l)
+				}
+			}
+		})
+	})
+}
+
+func TestConflictsLogAlerts(t *testing.T) {
+	var logs syncBuffer
+	cfg := testConfig(1)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	e := startEngine(t, cfg)
+	receive(t, e, pallet("P1", 1000, 5))
+	e.onceBeforeReserve(func([]string) { e.strikeNow("P1", inventory.Lbs(1)) })
+	place(t, e, order("o1", 10))
+	assert.Contains(t, logs.String(), "[ALERT] Concurrency conflict on pallet P1")
+}

@@ -190,3 +190,25 @@ func TestConflictsLogAlerts(t *testing.T) {
 	place(t, e, order("o1", 10))
 	assert.Contains(t, logs.String(), "[ALERT] Concurrency conflict on pallet P1")
 }
+
+func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Messages to the dead pallet are dead letters by design here, and
+		// protoactor's dead-letter log throttle keeps a goroutine for one
+		// window (50 ms). Registered first, this cleanup runs last and lets
+		// the bubble's fake clock run past that window.
+		t.Cleanup(func() { time.Sleep(time.Second); synctest.Wait() })
+		cfg := testConfig(1)
+		cfg.RetryAttemptsMax = 2
+		e := startEngine(t, cfg)
+		receive(t, e, bubblePallet("P1", 1000, 5*day))
+		// The pallet dies just before phase 1: its reserve is never answered.
+		e.onceBeforeReserve(func([]string) {
+			require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait())
+		})
+		o := place(t, e, order("o1", 10))
+		assert.Equal(t, inventory.StatusRejected, o.Status, "the reply timeout counts as a refusal; bounded retries end the order")
+		assert.Equal(t, inventory.ReasonContention, o.Reason)
+		assert.Equal(t, 3, o.Conflicts)
+	})
+}

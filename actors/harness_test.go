@@ -18,7 +18,7 @@ import (
 )
 
 var (
-	historiesFlag = flag.Int("histories", 150, "randomized concurrent histories to check against the sequential model")
+	historiesFlag = flag.Int("histories", 300, "randomized concurrent histories to check against the sequential model")
 	seedFlag      = flag.Uint64("seed", 0, "run randomized tests from this seed only (0: derive from the test)")
 )
 

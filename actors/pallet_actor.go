@@ -25,8 +25,18 @@ func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEn
 	// The producer hands out the same state on restart: a supervisor
 	// restart must not wipe a pallet's weight or ledger.
 	a := &palletActor{p: p, coordinator: coordinator, entry: entry}
-	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(onFail))
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(onFail),
+		actor.WithDispatcher(palletDispatcher))
 }
+
+// palletDispatcher runs an idle pallet's mailbox on the sender's goroutine
+// instead of starting one per activation. A pallet's work per message is a
+// few map operations, so a goroutine hand-off cost more than the work: a
+// confirm chain is a sequence of hops, and this makes each hop a call. The
+// mailbox still guarantees one runner at a time and FIFO order, and a
+// pallet only ever sends to its coordinator (a goroutine-dispatched actor,
+// so never re-entered) or to the next pallet of a chain.
+var palletDispatcher = actor.NewSynchronizedDispatcher(300)
 
 func (a *palletActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {

@@ -42,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Recorder, if set, receives every coordinator's events in order.
 	Recorder Recorder
+	// OnFinished, if set, is called with each order's first terminal state,
+	// from inside its coordinator: it must be quick (a metric, not I/O).
+	OnFinished func(inventory.Order)
 }
 
 // ChaosConfig configures the chaos actor.

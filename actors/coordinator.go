@@ -623,6 +623,9 @@ func (c *coordinator) finish(ctx actor.Context, o *orderState, status inventory.
 	c.retire(o)
 	c.record(OrderFinished{OrderID: id, Status: status, Reason: reason})
 	c.eng.orderFinished(status, reason)
+	if f := c.eng.cfg.OnFinished; f != nil {
+		f(o.snap)
+	}
 	for _, w := range o.waiters {
 		reply := cancelReply{order: o.snap}
 		if status != inventory.StatusCancelled {

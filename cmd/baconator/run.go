@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/httpapi"
+	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/seed"
+)
+
+// errUsage marks a bad flag or setting: exit code 2.
+var errUsage = errors.New("usage")
+
+// options are the server's settings, from flags or BACONATOR_* variables.
+type options struct {
+	addr            string
+	seedPallets     int
+	seed            uint64
+	chaosInterval   time.Duration
+	queueCapacity   int
+	processDelay    time.Duration
+	logLevel        string
+	apiKeysFile     string
+	apiKeys         string
+	inventoryFile   string
+	shutdownTimeout time.Duration
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("baconator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.IntVar(&o.seedPallets, "seed-pallets", 2000, "pallets to seed when the warehouse is empty (1000 lb each); 0 seeds none")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed for the seeder and the chaos actor (0: time-based)")
+	fs.DurationVar(&o.chaosInterval, "chaos-interval", 150*time.Millisecond, "chaos strike interval; 0 turns chaos off")
+	fs.IntVar(&o.queueCapacity, "queue-capacity", 4096, "orders the intake holds before answering 429")
+	fs.DurationVar(&o.processDelay, "process-delay", 0, "artificial delay per order before allocation (the seed: 100ms)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.apiKeysFile, "api-keys-file", "", "file of key:role lines (roles viewer, sales, operator)")
+	fs.StringVar(&o.apiKeys, "api-keys", "", "API keys as key1:operator,key2:sales (prefer the environment or a file)")
+	fs.StringVar(&o.inventoryFile, "inventory-file", "", "seed from this JSON or CSV inventory export instead of synthetic pallets")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight orders")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	// Every flag also reads from BACONATOR_<FLAG>, unless given on the
+	// command line.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "BACONATOR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !set[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return o, err
+	}
+	switch {
+	case o.seedPallets < 0:
+		return o, fmt.Errorf("%w: -seed-pallets %d: must not be negative", errUsage, o.seedPallets)
+	case o.queueCapacity < 1:
+		return o, fmt.Errorf("%w: -queue-capacity %d: must be positive", errUsage, o.queueCapacity)
+	case o.chaosInterval < 0 || o.processDelay < 0 || o.shutdownTimeout <= 0:
+		return o, fmt.Errorf("%w: durations must not be negative", errUsage)
+	}
+	return o, nil
+}
+
+func (o options) logger(stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: -log-level %q: want debug, info, warn or error", errUsage, o.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+func (o options) keys() (httpapi.Keys, error) {
+	keys := httpapi.Keys{}
+	if o.apiKeysFile != "" {
+		f, err := os.Open(o.apiKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -api-keys-file: %v", errUsage, err)
+		}
+		defer f.Close()
+		if keys, err = httpapi.ReadKeys(f); err != nil {
+			return nil, fmt.Errorf("%w: -api-keys-file %s: %v", errUsage, o.apiKeysFile, err)
+		}
+	}
+	if o.apiKeys != "" {
+		more, err := httpapi.ParseKeys(o.apiKeys)
+		if err != nil {
+			return nil, fmt.Errorf("%w: BACONATOR_API_KEYS: %v", errUsage, err)
+		}
+		for k, r := range more {
+			keys[k] = r
+		}
+	}
+	return keys, nil
+}
+
+// loopbackOnly refuses a non-loopback address in dev mode (no API keys).
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: -addr %q: %v", errUsage, addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: -addr %s: with no API keys (dev mode) the server listens on loopback only; configure -api-keys-file or BACONATOR_API_KEYS", errUsage, addr)
+}
+
+// run is the whole server; main only wires signals to ctx. onListen, if
+// set, learns the bound address (tests listen on port 0).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen func(addr string)) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	keys, err := o.keys()
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		if err := loopbackOnly(o.addr); err != nil {
+			return err
+		}
+		log.Warn("[SYSTEM] Dev mode: no API keys configured, so no authentication; listening on loopback only")
+	}
+	if o.seed == 0 {
+		o.seed = uint64(time.Now().UnixNano())
+	}
+	log.Info(fmt.Sprintf("[SYSTEM] Random seed %d (replay with -seed %d)", o.seed, o.seed))
+
+	metrics := httpapi.NewMetrics()
+	cfg := actors.DefaultConfig()
+	cfg.IntakeCapacity = o.queueCapacity
+	cfg.ProcessDelay = o.processDelay
+	cfg.Chaos.Interval = o.chaosInterval
+	cfg.Seed = o.seed
+	cfg.Logger = log
+	cfg.OnFinished = metrics.ObserveFinished
+	eng, err := actors.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	api := httpapi.New(httpapi.Config{Engine: eng, Keys: keys, Metrics: metrics, Logger: log})
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		_ = eng.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	srv := api.HTTPServer(o.addr)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info(fmt.Sprintf("[SYSTEM] Listening on http://%s (Swagger UI at http://%s/swagger/)", addr, addr))
+	if onListen != nil {
+		onListen(addr)
+	}
+
+	if err := seedWarehouse(ctx, eng, o, log); err != nil {
+		shutdown(eng, srv, api, o.shutdownTimeout, log)
+		return err
+	}
+	api.SetReady()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		shutdown(eng, srv, api, o.shutdownTimeout, log)
+		return fmt.Errorf("serve: %w", err)
+	}
+	return shutdown(eng, srv, api, o.shutdownTimeout, log)
+}
+
+// seedWarehouse fills an empty warehouse from the inventory file or the
+// synthetic seeder.
+func seedWarehouse(ctx context.Context, eng *actors.Engine, o options, log *slog.Logger) error {
+	if len(eng.Inventory("")) > 0 {
+		log.Info("[SYSTEM] Warehouse not empty: not seeding")
+		return nil
+	}
+	var src seed.Source = seed.Synthetic{Count: o.seedPallets, Seed: o.seed, Now: time.Now()}
+	if o.inventoryFile != "" {
+		src = seed.File{Path: o.inventoryFile}
+	}
+	specs, err := src.Pallets(ctx)
+	if err != nil {
+		return fmt.Errorf("seed warehouse: %w", err)
+	}
+	if _, err := eng.ReceivePallets(specs); err != nil {
+		return fmt.Errorf("seed warehouse: %w", err)
+	}
+	var total inventory.CentiLbs
+	for _, s := range specs {
+		total += s.Weight
+	}
+	log.Info(fmt.Sprintf("[SYSTEM] Warehouse seeded: %d pallets, %s lbs. Chaos every %s.", len(specs), total, o.chaosInterval))
+	return nil
+}
+
+// shutdown stops taking orders (503), lets every accepted order finish,
+// then closes the listener after in-flight requests are answered.
+func shutdown(eng *actors.Engine, srv *http.Server, api *httpapi.Server, timeout time.Duration, log *slog.Logger) error {
+	log.Info("[SYSTEM] Shutting down: refusing new orders, finishing accepted ones")
+	api.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	engErr := eng.Close(ctx)
+	srvErr := srv.Shutdown(ctx)
+	if err := errors.Join(engErr, srvErr); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("[SYSTEM] Stopped cleanly")
+	return nil
+}

@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/inventory"
+)
+
+// Metrics is the server's Prometheus registry. Counters are read from the
+// engine at scrape time; the latency histogram is fed by ObserveFinished,
+// which the engine calls as each order finishes.
+type Metrics struct {
+	reg     *prometheus.Registry
+	latency prometheus.Histogram
+	once    sync.Once
+}
+
+// NewMetrics makes a registry with Go and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "baconator_allocation_latency_seconds",
+		Help:    "Time from an order's acceptance to its first terminal state.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18), // 100 µs .. 13 s
+	})
+	m.reg.MustRegister(m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveFinished records an order's allocation latency. Pass it as the
+// engine's Config.OnFinished.
+func (m *Metrics) ObserveFinished(o inventory.Order) {
+	m.latency.Observe(o.CompletedAt.Sub(o.AcceptedAt).Seconds())
+}
+
+func (m *Metrics) watch(e *actors.Engine) {
+	m.once.Do(func() { m.reg.MustRegister(engineCollector{e}) })
+}
+
+func (m *Metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// engineCollector turns the engine's counters into metrics at scrape time.
+type engineCollector struct{ e *actors.Engine }
+
+var (
+	descOrders    = prometheus.NewDesc("baconator_orders_total", "Orders by outcome: accepted, throttled (429), allocated, rejected_*, cancelled.", []string{"outcome"}, nil)
+	descConflicts = prometheus.NewDesc("baconator_conflicts_total", "Reserve or confirm refusals that aborted an attempt.", nil, nil)
+	descRetries   = prometheus.NewDesc("baconator_retries_total", "Order retries after a conflict.", nil, nil)
+	descStrikes   = prometheus.NewDesc("baconator_chaos_strikes_total", "Chaos strikes that changed a pallet.", nil, nil)
+	descIntake    = prometheus.NewDesc("baconator_intake_depth", "Orders accepted and waiting in the intake.", nil, nil)
+	descInFlight  = prometheus.NewDesc("baconator_orders_in_flight", "Orders handed to coordinators and not yet terminal.", nil, nil)
+	descFailures  = prometheus.NewDesc("baconator_actor_failures_total", "Actor panics seen by supervisors (each one is a bug).", nil, nil)
+)
+
+func (engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures} {
+		ch <- d
+	}
+}
+
+func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.e.Stats()
+	for outcome, v := range map[string]int64{
+		"accepted": s.Accepted, "throttled": s.Throttled, "allocated": s.Allocated, "cancelled": s.Cancelled,
+		"cancelled_after_allocation": s.CancelledAfterAllocation,
+		"rejected_insufficient_stock": s.RejectedInsufficient, "rejected_no_eligible_stock": s.RejectedNoEligible,
+		"rejected_contention": s.RejectedContention,
+	} {
+		ch <- prometheus.MustNewConstMetric(descOrders, prometheus.CounterValue, float64(v), outcome)
+	}
+	ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(s.Conflicts))
+	ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.Retries))
+	ch <- prometheus.MustNewConstMetric(descStrikes, prometheus.CounterValue, float64(s.Strikes))
+	ch <- prometheus.MustNewConstMetric(descIntake, prometheus.GaugeValue, float64(s.IntakeDepth))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.InFlight))
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(c.e.Failures()))
+}

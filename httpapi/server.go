@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/baconator/baconator/actors"
+)
+
+// Config configures a Server.
+type Config struct {
+	Engine  *actors.Engine
+	Keys    Keys // API keys and their roles; empty means dev mode (no auth)
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time // the clock for expiry flags; time.Now if nil
+}
+
+// Server is Baconator's HTTP API.
+type Server struct {
+	cfg      Config
+	eng      *actors.Engine
+	log      *slog.Logger
+	now      func() time.Time
+	echo     *echo.Echo
+	ready    atomic.Bool
+	draining atomic.Bool
+}
+
+// New builds the API's routes.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cfg.Metrics == nil {
+		s.cfg.Metrics = NewMetrics()
+	}
+	s.cfg.Metrics.watch(cfg.Engine)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(securityHeaders)
+
+	api := e.Group("/api")
+	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
+	api.POST("/orders", s.placeOrder, sales)
+	api.GET("/orders", s.listOrders, viewer)
+	api.GET("/orders/:id", s.getOrder, viewer)
+	api.POST("/orders/:id/cancel", s.cancelOrder, sales)
+	api.POST("/inventory", s.receivePallet, operator)
+	api.GET("/inventory", s.listInventory, viewer)
+	api.GET("/inventory/:id", s.getPallet, viewer)
+	api.POST("/inventory/:id/adjustments", s.adjustPallet, operator)
+	api.GET("/inventory/:id/ledger", s.getLedger, viewer)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
+	e.GET("/openapi.json", serveOpenAPI)
+	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
+	e.GET("/swagger/*", echo.WrapHandler(swaggerHandler()))
+	s.echo = e
+	return s
+}
+
+// Handler is the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists every method and path the API serves.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// SetReady marks the warehouse loaded (and recovered): /readyz answers 200.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Drain starts shutting down: /readyz answers 503 and new orders and
+// receipts are refused with 503, while reads and in-flight work go on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	switch {
+	case s.draining.Load():
+		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down")
+	case !s.ready.Load():
+		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// refuseWhileDraining answers 503 to writes once shutdown began.
+func (s *Server) refuseWhileDraining() error {
+	if s.draining.Load() {
+		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down; retry against another instance")
+	}
+	return nil
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// HTTPServer wraps the API in an http.Server with timeouts, so a slow
+// client (slowloris) cannot hold connections open.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

@@ -70,7 +70,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.e.Stats()
 	for outcome, v := range map[string]int64{
 		"accepted": s.Accepted, "throttled": s.Throttled, "allocated": s.Allocated, "cancelled": s.Cancelled,
-		"cancelled_after_allocation": s.CancelledAfterAllocation,
+		"cancelled_after_allocation":  s.CancelledAfterAllocation,
 		"rejected_insufficient_stock": s.RejectedInsufficient, "rejected_no_eligible_stock": s.RejectedNoEligible,
 		"rejected_contention": s.RejectedContention,
 	} {

@@ -38,7 +38,6 @@ func (t timeJSON) MarshalJSON() ([]byte, error) {
 	return append(tt.UTC().AppendFormat([]byte{'"'}, time.RFC3339Nano), '"'), nil
 }
 
-
 type palletView struct {
 	ID             string   `json:"id"`
 	SKU            string   `json:"sku"`
@@ -143,4 +142,3 @@ type ordersView struct {
 	Orders     []orderView `json:"orders"`
 	NextCursor string      `json:"nextCursor,omitempty"`
 }
-

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// syncBuffer collects the server's log for assertions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs the real server in-process on a free port and returns
+// its base URL; stopping it is cancelling ctx, which is what SIGTERM does.
+func startServer(t *testing.T, args ...string) (base string, logs *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, logs, func(a string) { addr <- a })
+	}()
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("server did not start: %v\n%s", err, logs.String())
+	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return base, logs, stop
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, url)
+	var m map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+	return m
+}
+
+func TestServerEndToEnd(t *testing.T) {
+	base, logs, stop := startServer(t, "-seed-pallets", "200", "-seed", "7", "-chaos-interval", "2ms")
+
+	// Ready once seeded.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 5*time.Millisecond)
+	assert.Contains(t, logs.String(), "[SYSTEM] Warehouse seeded: 200 pallets")
+
+	inv := getJSON(t, base+"/api/inventory")
+	assert.EqualValues(t, 200, inv["batchCount"])
+
+	// The original's stress test in miniature: 60 concurrent 1,500 lb orders.
+	var wg sync.WaitGroup
+	ids := make(chan string, 60)
+	for i := range 60 {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"customer":"Funky Customer #%d","amountRequested":1500}`, i)
+			resp, err := http.Post(base+"/api/orders", "application/json", strings.NewReader(body))
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+			var m map[string]any
+			assert.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+			assert.Equal(t, "/api/orders/"+m["orderId"].(string), resp.Header.Get("Location"))
+			ids <- m["orderId"].(string)
+		})
+	}
+	wg.Wait()
+	close(ids)
+	var allocated float64
+	for id := range ids {
+		var o map[string]any
+		require.Eventually(t, func() bool {
+			o = getJSON(t, base+"/api/orders/"+id)
+			return o["status"] == "allocated" || o["status"] == "rejected"
+		}, 10*time.Second, time.Millisecond)
+		if o["status"] == "allocated" {
+			var sum float64
+			for _, a := range o["allocations"].([]any) {
+				sum += a.(map[string]any)["lbs"].(float64)
+			}
+			assert.InDelta(t, 1500, sum, 1e-6)
+			allocated++
+		}
+	}
+	assert.EqualValues(t, 60, allocated, "200,000 lb covers 60 orders of 1,500 lb")
+
+	// Every pallet's ledger sums to its weight, with chaos striking at 2 ms.
+	inv = getJSON(t, base+"/api/inventory")
+	for _, b := range inv["batches"].([]any)[:20] {
+		p := b.(map[string]any)
+		led := getJSON(t, base+"/api/inventory/"+p["id"].(string)+"/ledger")
+		var sum float64
+		for _, e := range led["entries"].([]any) {
+			sum += e.(map[string]any)["lbs"].(float64)
+		}
+		now := getJSON(t, base+"/api/inventory/"+p["id"].(string))
+		// The pallet may be struck between the two reads: compare versions.
+		if now["version"] == led["entries"].([]any)[len(led["entries"].([]any))-1].(map[string]any)["version"] {
+			assert.InDelta(t, now["weightLbs"].(float64), sum, 1e-6)
+		}
+	}
+
+	metrics, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	assert.Contains(t, string(body), `baconator_orders_total{outcome="allocated"} 60`)
+
+	require.NoError(t, stop(), "SIGTERM-style shutdown is clean")
+	assert.Contains(t, logs.String(), "[SYSTEM] Stopped cleanly")
+	assert.Contains(t, logs.String(), "[CHAOS] Pallet")
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	t.Run("bad flags are usage errors", func(t *testing.T) {
+		for _, args := range [][]string{{"-queue-capacity", "0"}, {"-log-level", "loud"}, {"-chaos-interval", "soon"}, {"stray"}} {
+			err := run(context.Background(), args, io.Discard, io.Discard, nil)
+			assert.ErrorIs(t, err, errUsage, "%v", args)
+		}
+	})
+	t.Run("dev mode listens on loopback only", func(t *testing.T) {
+		err := run(context.Background(), []string{"-addr", "0.0.0.0:0"}, io.Discard, io.Discard, nil)
+		assert.ErrorIs(t, err, errUsage)
+		assert.Contains(t, err.Error(), "loopback")
+	})
+	t.Run("flags read BACONATOR_ variables", func(t *testing.T) {
+		t.Setenv("BACONATOR_QUEUE_CAPACITY", "17")
+		t.Setenv("BACONATOR_CHAOS_INTERVAL", "0")
+		o, err := parseOptions(nil, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, 17, o.queueCapacity)
+		assert.Zero(t, o.chaosInterval)
+		o, err = parseOptions([]string{"-queue-capacity", "5"}, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, 5, o.queueCapacity, "the command line wins over the environment")
+		t.Setenv("BACONATOR_SEED_PALLETS", "many")
+		_, err = parseOptions(nil, io.Discard)
+		assert.ErrorIs(t, err, errUsage)
+	})
+	t.Run("api keys turn auth on", func(t *testing.T) {
+		t.Setenv("BACONATOR_API_KEYS", "sales-key-0123456789:sales")
+		base, _, stop := startServer(t, "-seed-pallets", "1", "-chaos-interval", "0")
+		resp, err := http.Get(base + "/api/inventory")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/inventory", nil)
+		req.Header.Set("Authorization", "Bearer sales-key-0123456789")
+		resp, err = http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NoError(t, stop())
+	})
+}

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -84,8 +86,26 @@ func (s *Server) placeOrder(c echo.Context) error {
 	return c.JSON(http.StatusOK, acceptedView{OrderID: o.Request.ID, Status: string(o.Status), orderView: &v})
 }
 
+// orderWaitMax bounds a long-poll on an order.
+const orderWaitMax = 30 * time.Second
+
+// getOrder returns an order. With ?wait=5s it answers as soon as the order
+// is terminal, or after the wait with its current state: clients follow
+// an order without polling it (an extension of the contract).
 func (s *Server) getOrder(c echo.Context) error {
-	o, err := s.eng.Order(c.Param("id"))
+	id := c.Param("id")
+	if w := c.QueryParam("wait"); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < 0 || d > orderWaitMax {
+			return invalid(FieldError{Field: "wait", Message: "must be a duration from 0s to 30s"})
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+		defer cancel()
+		if _, err := s.eng.Wait(ctx, id); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	o, err := s.eng.Order(id)
 	if err != nil {
 		return err
 	}

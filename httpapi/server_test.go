@@ -169,6 +169,13 @@ func TestPlaceAndTrackAnOrder(t *testing.T) {
 		r = f.do(http.MethodPost, "/api/orders", `{"id":"other","customer":"c","amountRequested":1}`, "Idempotency-Key", "key-8")
 		assert.Equal(t, []string{"id"}, r.problemFields(http.StatusBadRequest))
 	})
+	t.Run("long-poll answers at once for a terminal order", func(t *testing.T) {
+		r := f.do(http.MethodGet, "/api/orders/o-1?wait=5s", "")
+		require.Equal(t, http.StatusOK, r.Code)
+		assert.Equal(t, "allocated", r.json()["status"])
+		assert.Equal(t, []string{"wait"}, f.do(http.MethodGet, "/api/orders/o-1?wait=forever", "").problemFields(http.StatusBadRequest))
+		f.do(http.MethodGet, "/api/orders/nope?wait=1ms", "").problemFields(http.StatusNotFound)
+	})
 	t.Run("unknown order", func(t *testing.T) {
 		f.do(http.MethodGet, "/api/orders/nope", "").problemFields(http.StatusNotFound)
 		f.do(http.MethodPost, "/api/orders/nope/cancel", "").problemFields(http.StatusNotFound)

@@ -1,0 +1,206 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// client speaks the public API, nothing else.
+type client struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+func newClient(cfg Config, conns int) *client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns*2, conns*2
+	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+func (c *client) do(ctx context.Context, method, path string, body []byte) (int, []byte, http.Header, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, b, resp.Header, err
+}
+
+func (c *client) getJSON(ctx context.Context, path string, dst any) error {
+	code, body, _, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", path, code, strings.TrimSpace(string(body)))
+	}
+	return json.Unmarshal(body, dst)
+}
+
+// ready checks that the server answers and has loaded its warehouse.
+func (c *client) ready(ctx context.Context) error {
+	code, body, _, err := c.do(ctx, http.MethodGet, "/readyz", nil)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("/readyz answered %d: %s", code, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+func orderBody(id, sku string, lbs inventory.CentiLbs) []byte {
+	b, _ := json.Marshal(map[string]any{"id": id, "customer": "loadgen", "sku": sku, "amountRequested": json.Number(lbs.String())})
+	if sku == "" {
+		b, _ = json.Marshal(map[string]any{"id": id, "customer": "loadgen", "amountRequested": json.Number(lbs.String())})
+	}
+	return b
+}
+
+// Order is an order as the API shows it.
+type Order struct {
+	ID               string       `json:"id"`
+	Status           string       `json:"status"`
+	Reason           string       `json:"reason"`
+	AmountRequested  json.Number  `json:"amountRequested"`
+	MinShelfLifeDays int          `json:"minShelfLifeDays"`
+	Allocations      []Allocation `json:"allocations"`
+	Conflicts        int          `json:"conflicts"`
+}
+
+// Allocation is weight an order took from a pallet.
+type Allocation struct {
+	PalletID string      `json:"palletId"`
+	Lbs      json.Number `json:"lbs"`
+}
+
+func terminal(status string) bool {
+	return status == "allocated" || status == "rejected" || status == "cancelled"
+}
+
+// follow long-polls an order until it is terminal or ctx ends.
+func (c *client) follow(ctx context.Context, id string) (Order, error) {
+	for {
+		var o Order
+		if err := c.getJSON(ctx, "/api/orders/"+url.PathEscape(id)+"?wait=25s", &o); err != nil {
+			return o, err
+		}
+		if terminal(o.Status) {
+			return o, nil
+		}
+		if ctx.Err() != nil {
+			return o, ctx.Err()
+		}
+	}
+}
+
+// Pallet is a pallet as the API shows it.
+type Pallet struct {
+	ID             string      `json:"id"`
+	SKU            string      `json:"sku"`
+	WeightLbs      json.Number `json:"weightLbs"`
+	ReservedLbs    json.Number `json:"reservedLbs"`
+	AvailableLbs   json.Number `json:"availableLbs"`
+	ExpirationDate time.Time   `json:"expirationDate"`
+	Version        int64       `json:"version"`
+	Expired        bool        `json:"expired"`
+}
+
+// LedgerEntry is one line of a pallet's ledger.
+type LedgerEntry struct {
+	Kind    string      `json:"kind"`
+	Lbs     json.Number `json:"lbs"`
+	OrderID string      `json:"orderId"`
+	Version int64       `json:"version"`
+}
+
+// inventory lists every pallet in FEFO order, page by page.
+func (c *client) inventory(ctx context.Context) ([]Pallet, error) {
+	var all []Pallet
+	cursor := ""
+	for {
+		var page struct {
+			Batches    []Pallet `json:"batches"`
+			NextCursor string   `json:"nextCursor"`
+		}
+		if err := c.getJSON(ctx, "/api/inventory?cursor="+url.QueryEscape(cursor), &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Batches...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+func (c *client) ledger(ctx context.Context, id string) ([]LedgerEntry, error) {
+	var l struct {
+		Entries []LedgerEntry `json:"entries"`
+	}
+	err := c.getJSON(ctx, "/api/inventory/"+url.PathEscape(id)+"/ledger", &l)
+	return l.Entries, err
+}
+
+func (c *client) pallet(ctx context.Context, id string) (Pallet, error) {
+	var p Pallet
+	err := c.getJSON(ctx, "/api/inventory/"+url.PathEscape(id), &p)
+	return p, err
+}
+
+// serverCounters are the server's own counters the report quotes.
+type serverCounters struct {
+	Conflicts, Retries, Strikes float64
+}
+
+func (c *client) counters(ctx context.Context) (serverCounters, error) {
+	code, body, _, err := c.do(ctx, http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return serverCounters{}, err
+	}
+	if code != http.StatusOK {
+		return serverCounters{}, fmt.Errorf("/metrics answered %d", code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return serverCounters{}, fmt.Errorf("parse /metrics: %w", err)
+	}
+	value := func(name string) float64 {
+		if f, ok := families[name]; ok && len(f.Metric) > 0 && f.Metric[0].Counter != nil {
+			return f.Metric[0].Counter.GetValue()
+		}
+		return 0
+	}
+	return serverCounters{Conflicts: value("baconator_conflicts_total"), Retries: value("baconator_retries_total"), Strikes: value("baconator_chaos_strikes_total")}, nil
+}

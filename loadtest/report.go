@@ -1,0 +1,163 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Report is a run's outcome. Its JSON form is the contract's: accepted,
+// throttled, failed, allocated, rejected, acceptPerSec, completedPerSec,
+// acceptLatencyMs and completionLatencyMs, and audit.
+type Report struct {
+	URL                 string      `json:"url"`
+	Mode                string      `json:"mode"` // "closed loop" or "open loop"
+	Concurrency         int         `json:"concurrency"`
+	RateTarget          float64     `json:"rateTarget,omitempty"`
+	Lbs                 float64     `json:"lbs"`
+	Sent                int64       `json:"sent"`
+	Accepted            int64       `json:"accepted"`
+	Throttled           int64       `json:"throttled"`
+	Failed              int64       `json:"failed"`
+	Allocated           int64       `json:"allocated"`
+	Rejected            int64       `json:"rejected"`
+	Cancelled           int64       `json:"cancelled"`
+	Unfinished          int64       `json:"unfinished"`
+	SendSeconds         float64     `json:"sendSeconds"`
+	WallSeconds         float64     `json:"wallSeconds"` // first order sent to last order terminal
+	AcceptPerSec        float64     `json:"acceptPerSec"`
+	CompletedPerSec     float64     `json:"completedPerSec"`
+	AcceptLatencyMs     Percentiles `json:"acceptLatencyMs"`
+	CompletionLatencyMs Percentiles `json:"completionLatencyMs"`
+	Conflicts           float64     `json:"conflicts"` // the server's, during the run
+	Retries             float64     `json:"retries"`
+	ChaosStrikes        float64     `json:"chaosStrikes"`
+	Errors              []string    `json:"errors,omitempty"`
+	Audit               AuditResult `json:"audit"`
+	Timeline            []Second    `json:"timeline"`
+}
+
+// Second is one second of the run.
+type Second struct {
+	T               int     `json:"t"`
+	Accepted        int64   `json:"accepted"`
+	Completed       int64   `json:"completed"`
+	Throttled       int64   `json:"throttled"`
+	CompletionP50Ms float64 `json:"completionP50Ms"`
+	CompletionP99Ms float64 `json:"completionP99Ms"`
+}
+
+// OK reports whether the run was clean: every check passed, nothing failed.
+func (r *Report) OK() bool { return r.Audit.OK && r.Failed == 0 && r.Unfinished == 0 }
+
+func perSec(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after serverCounters, audit AuditResult) *Report {
+	r := &Report{
+		URL: cfg.URL, Mode: "closed loop", Concurrency: cfg.Concurrency, RateTarget: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
+		Sent: st.sent.Load(), Accepted: st.accepted.Load(), Throttled: st.throttled.Load(), Failed: st.failed.Load(),
+		Allocated: st.allocated.Load(), Rejected: st.rejected.Load(), Cancelled: st.cancelled.Load(), Unfinished: st.unfinished.Load(),
+		SendSeconds: sendEnd.Sub(st.start).Seconds(), WallSeconds: end.Sub(st.start).Seconds(),
+		AcceptLatencyMs: st.accept.summary(), CompletionLatencyMs: st.completion.summary(),
+		Conflicts: after.Conflicts - before.Conflicts, Retries: after.Retries - before.Retries, ChaosStrikes: after.Strikes - before.Strikes,
+		Errors: st.errors, Audit: audit,
+	}
+	if cfg.Rate > 0 {
+		r.Mode = "open loop"
+	}
+	r.AcceptPerSec = perSec(r.Accepted, sendEnd.Sub(st.start))
+	r.CompletedPerSec = perSec(r.Allocated+r.Rejected+r.Cancelled, end.Sub(st.start))
+	for i, s := range st.seconds {
+		sum := summarize(s.completion)
+		r.Timeline = append(r.Timeline, Second{T: i, Accepted: s.accepted, Completed: s.completed, Throttled: s.throttled,
+			CompletionP50Ms: sum.P50, CompletionP99Ms: sum.P99})
+	}
+	return r
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the human summary.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "Baconator load run against %s: %s, %d clients", r.URL, r.Mode, r.Concurrency)
+	if r.RateTarget > 0 {
+		fmt.Fprintf(w, ", %g orders/s", r.RateTarget)
+	}
+	fmt.Fprintf(w, ", %g lb per order\n\n", r.Lbs)
+	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)
+	fmt.Fprintf(w, "  accepted %d (%.0f/s)   throttled (429) %d   failed %d   unfinished %d\n", r.Accepted, r.AcceptPerSec, r.Throttled, r.Failed, r.Unfinished)
+	fmt.Fprintf(w, "  allocated %d   rejected %d   cancelled %d   completed %.0f/s\n", r.Allocated, r.Rejected, r.Cancelled, r.CompletedPerSec)
+	fmt.Fprintf(w, "  server: %.0f conflicts, %.0f retries, %.0f chaos strikes during the run\n\n", r.Conflicts, r.Retries, r.ChaosStrikes)
+	fmt.Fprintf(w, "  latency (ms)     p50      p90      p99    p99.9      max\n")
+	for _, l := range []struct {
+		name string
+		p    Percentiles
+	}{{"accept", r.AcceptLatencyMs}, {"completion", r.CompletionLatencyMs}} {
+		fmt.Fprintf(w, "  %-10s %8.2f %8.2f %8.2f %8.2f %8.2f\n", l.name, l.p.P50, l.p.P90, l.p.P99, l.p.P999, l.p.Max)
+	}
+	fmt.Fprintf(w, "\n  audit:\n")
+	for _, c := range r.Audit.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "    %s %-28s %s\n", mark, c.Name, c.Detail)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+	if r.OK() {
+		fmt.Fprintln(w, "\n  PASS: every invariant holds")
+	} else {
+		fmt.Fprintln(w, "\n  FAIL: see above")
+	}
+}
+
+// progress prints a live line to cfg.Progress while the run goes on.
+func progress(cfg Config, st *stats) (stop func()) {
+	if cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	line := func() {
+		done := st.allocated.Load() + st.rejected.Load() + st.cancelled.Load()
+		fmt.Fprintf(cfg.Progress, "\r%6.1fs  sent %d  accepted %d  done %d  429s %d  errors %d   ",
+			time.Since(st.start).Seconds(), st.sent.Load(), st.accepted.Load(), done, st.throttled.Load(), st.failed.Load())
+	}
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				line()
+				fmt.Fprintln(cfg.Progress)
+				return
+			case <-t.C:
+				line()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// IsTerminal reports whether f is a character device (a terminal), where
+// a live progress line makes sense.
+func IsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

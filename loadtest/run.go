@@ -1,0 +1,270 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// ErrUnreachable wraps a failure to reach the server before the run.
+var ErrUnreachable = errors.New("cannot reach the server")
+
+// stats gathers a run's measurements from many goroutines.
+type stats struct {
+	start                                      time.Time
+	accept, completion                         *recorder
+	sent, accepted, throttled, failed          atomic.Int64
+	allocated, rejected, cancelled, unfinished atomic.Int64
+
+	mu       sync.Mutex
+	seconds  []*second
+	errors   []string
+	orderIDs []string
+}
+
+// second is one second of the run, for the charts.
+type second struct {
+	accepted, completed, throttled int64
+	completion                     *hdrhistogram.Histogram
+}
+
+func newStats(start time.Time) *stats {
+	return &stats{start: start, accept: newRecorder(), completion: newRecorder()}
+}
+
+func (s *stats) at(t time.Time) *second {
+	i := max(int(t.Sub(s.start)/time.Second), 0)
+	for len(s.seconds) <= i {
+		s.seconds = append(s.seconds, &second{completion: hdrhistogram.New(latencyMinUs, latencyMaxUs, latencySigFigs)})
+	}
+	return s.seconds[i]
+}
+
+const errorSamplesMax = 5
+
+func (s *stats) fail(format string, args ...any) {
+	s.failed.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errors) < errorSamplesMax {
+		s.errors = append(s.errors, fmt.Sprintf(format, args...))
+	}
+}
+
+// placed records a POST's answer.
+func (s *stats) placed(id string, sent time.Time, latency time.Duration, code int, body []byte, err error) bool {
+	s.sent.Add(1)
+	switch {
+	case err != nil:
+		s.fail("POST order %s: %v", id, err)
+		return false
+	case code == http.StatusTooManyRequests:
+		s.throttled.Add(1)
+		s.mu.Lock()
+		s.at(sent).throttled++
+		s.mu.Unlock()
+		return false
+	case code != http.StatusAccepted:
+		s.fail("POST order %s: %d %s", id, code, body)
+		return false
+	}
+	s.accepted.Add(1)
+	s.accept.record(latency)
+	s.mu.Lock()
+	s.at(sent).accepted++
+	s.orderIDs = append(s.orderIDs, id)
+	s.mu.Unlock()
+	return true
+}
+
+// finished records an accepted order's end, measured from when it was sent.
+func (s *stats) finished(o Order, sent time.Time, err error) {
+	if err != nil {
+		s.unfinished.Add(1)
+		s.fail("follow order %s: %v", o.ID, err)
+		return
+	}
+	now := time.Now()
+	d := now.Sub(sent)
+	s.completion.record(d)
+	switch o.Status {
+	case "allocated":
+		s.allocated.Add(1)
+	case "rejected":
+		s.rejected.Add(1)
+	default:
+		s.cancelled.Add(1)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.at(now)
+	sec.completed++
+	_ = sec.completion.RecordValue(min(max(int64(d/time.Microsecond), latencyMinUs), latencyMaxUs))
+}
+
+func newRunID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "lg-" + hex.EncodeToString(b[:])
+}
+
+// Run sends the load, follows every accepted order to its end, audits the
+// server, and reports. An error means the run could not be made; a failed
+// audit is in the report (Report.Audit.OK).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = newRunID()
+	}
+	c := newClient(cfg, cfg.Concurrency)
+	defer c.close()
+	if err := c.ready(ctx); err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, cfg.URL, err)
+	}
+	before, err := c.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	st := newStats(time.Now())
+	settleCtx, cancelSettle := context.WithCancel(context.Background())
+	defer cancelSettle()
+	var followers sync.WaitGroup
+	follow := func(id string, sent time.Time) {
+		followers.Go(func() {
+			o, err := c.follow(settleCtx, id)
+			o.ID = id
+			st.finished(o, sent, err)
+		})
+	}
+	stopProgress := progress(cfg, st)
+	if cfg.Rate > 0 {
+		openLoop(ctx, cfg, st, follow)
+	} else {
+		closedLoop(ctx, cfg, c, st)
+	}
+	sendEnd := time.Now()
+	settled := make(chan struct{})
+	go func() { followers.Wait(); close(settled) }()
+	select {
+	case <-settled:
+	case <-time.After(cfg.Settle):
+		cancelSettle()
+		<-settled
+	}
+	end := time.Now()
+	stopProgress()
+
+	after, err := c.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := takeSnapshot(ctx, c, st.orderIDs)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	snap.ChaosQuiet = after.Strikes == before.Strikes
+	return buildReport(cfg, st, sendEnd, end, before, after, Audit(snap)), nil
+}
+
+// closedLoop runs Concurrency clients, each placing an order and
+// following it to its end before the next.
+func closedLoop(ctx context.Context, cfg Config, c *client, st *stats) {
+	var next atomic.Int64
+	deadline := time.Time{}
+	if cfg.Duration > 0 {
+		deadline = st.start.Add(cfg.Duration)
+	}
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if (cfg.Orders > 0 && i > int64(cfg.Orders)) || (!deadline.IsZero() && time.Now().After(deadline)) {
+					return
+				}
+				id := fmt.Sprintf("%s-%d", cfg.RunID, i)
+				sent := time.Now()
+				code, body, _, err := c.do(ctx, http.MethodPost, "/api/orders", orderBody(id, cfg.SKU, cfg.Lbs))
+				if !st.placed(id, sent, time.Since(sent), code, body, err) {
+					continue
+				}
+				o, err := c.follow(ctx, id)
+				o.ID = id
+				st.finished(o, sent, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop sends orders at a fixed rate with vegeta's attacker, which
+// keeps to the schedule by adding workers when answers are slow: latency
+// is measured from when each order was due, so a stalled server cannot
+// hide behind coordinated omission.
+func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, time.Time)) {
+	var next atomic.Int64
+	targeter := func(t *vegeta.Target) error {
+		i := next.Add(1)
+		if cfg.Orders > 0 && i > int64(cfg.Orders) {
+			return vegeta.ErrNoTargets
+		}
+		id := fmt.Sprintf("%s-%d", cfg.RunID, i)
+		t.Method, t.URL, t.Body = http.MethodPost, cfg.URL+"/api/orders", orderBody(id, cfg.SKU, cfg.Lbs)
+		t.Header = http.Header{"Content-Type": {"application/json"}}
+		if cfg.APIKey != "" {
+			t.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+		}
+		return nil
+	}
+	per := time.Second
+	freq := cfg.Rate
+	for freq < 1000 && freq != math.Trunc(freq) { // fractional rates: widen the window
+		freq, per = freq*10, per*10
+	}
+	attacker := vegeta.NewAttacker(
+		vegeta.Workers(uint64(min(cfg.Concurrency, 64))),
+		vegeta.MaxWorkers(uint64(cfg.Concurrency)),
+		vegeta.KeepAlive(true),
+		vegeta.Connections(cfg.Concurrency),
+		vegeta.Timeout(30*time.Second),
+	)
+	results := attacker.Attack(targeter, vegeta.ConstantPacer{Freq: int(freq), Per: per}, cfg.Duration, "orders")
+	for {
+		select {
+		case <-ctx.Done():
+			attacker.Stop()
+			for range results {
+			}
+			return
+		case res, ok := <-results:
+			if !ok {
+				return
+			}
+			var accepted struct {
+				OrderID string `json:"orderId"`
+			}
+			_ = json.Unmarshal(res.Body, &accepted)
+			var err error
+			if res.Error != "" {
+				err = errors.New(res.Error)
+			}
+			if st.placed(accepted.OrderID, res.Timestamp, res.Latency, int(res.Code), res.Body, err) {
+				follow(accepted.OrderID, res.Timestamp)
+			}
+		}
+	}
+}

@@ -102,4 +102,3 @@ func writeTo(path string, stdout io.Writer, write func(io.Writer) error) error {
 	}
 	return f.Close()
 }
-

@@ -254,6 +254,9 @@ func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, ti
 			if !ok {
 				return
 			}
+			if res.Error == vegeta.ErrNoTargets.Error() {
+				continue // the targeter ran dry: the planned orders are all sent
+			}
 			var accepted struct {
 				OrderID string `json:"orderId"`
 			}

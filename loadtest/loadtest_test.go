@@ -1,0 +1,203 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/httpapi"
+	"github.com/baconator/baconator/seed"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	)
+}
+
+func TestPercentiles(t *testing.T) {
+	r := newRecorder()
+	for i := 1; i <= 1000; i++ {
+		r.record(time.Duration(i) * time.Millisecond)
+	}
+	p := r.summary()
+	assert.EqualValues(t, 1000, p.Count)
+	assert.InDelta(t, 500, p.P50, 1)
+	assert.InDelta(t, 900, p.P90, 1)
+	assert.InDelta(t, 990, p.P99, 1)
+	assert.InDelta(t, 999, p.P999, 1)
+	assert.InDelta(t, 1000, p.Max, 1)
+	assert.InDelta(t, 500.5, p.Mean, 1)
+	assert.Equal(t, Percentiles{}, newRecorder().summary(), "no samples, no numbers")
+
+	r = newRecorder()
+	r.record(0)
+	r.record(time.Hour)
+	assert.InDelta(t, 0.001, r.summary().P50, 1e-9, "below the floor counts as 1 µs")
+	assert.InDelta(t, 600_000, r.summary().Max, 600, "beyond the ceiling counts as 10 min")
+}
+
+func TestRates(t *testing.T) {
+	assert.InDelta(t, 150, perSec(300, 2*time.Second), 1e-9)
+	assert.Zero(t, perSec(300, 0))
+}
+
+// healthy is a consistent snapshot: two pallets, one order took 1,500 lb.
+func healthy() Snapshot {
+	return Snapshot{
+		Pallets: []Pallet{
+			{ID: "P1", SKU: "pork", WeightLbs: "0", AvailableLbs: "0", ReservedLbs: "0", Version: 2},
+			{ID: "P2", SKU: "pork", WeightLbs: "500", AvailableLbs: "500", ReservedLbs: "0", Version: 2},
+			{ID: "P3", SKU: "pork", WeightLbs: "1000", AvailableLbs: "1000", ReservedLbs: "0", Version: 1},
+		},
+		Ledgers: map[string][]LedgerEntry{
+			"P1": {{Kind: "received", Lbs: "1000", Version: 1}, {Kind: "allocated", Lbs: "-1000", OrderID: "o1", Version: 2}},
+			"P2": {{Kind: "received", Lbs: "1000", Version: 1}, {Kind: "allocated", Lbs: "-500", OrderID: "o1", Version: 2}},
+			"P3": {{Kind: "received", Lbs: "1000", Version: 1}},
+		},
+		Orders: []Order{{ID: "o1", Status: "allocated", AmountRequested: "1500",
+			Allocations: []Allocation{{PalletID: "P1", Lbs: "1000"}, {PalletID: "P2", Lbs: "500"}}}},
+		ChaosQuiet: true,
+	}
+}
+
+func failed(r AuditResult) []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func TestAudit(t *testing.T) {
+	r := Audit(healthy())
+	require.True(t, r.OK, "%+v", r)
+
+	tests := []struct {
+		name  string
+		break_ func(*Snapshot)
+		fails []string
+	}{
+		{"a ledger that does not sum to the weight", func(s *Snapshot) { s.Pallets[2].WeightLbs = "1000.01" }, []string{"ledgers_sum_to_weight"}},
+		{"negative weight", func(s *Snapshot) {
+			s.Pallets[0].WeightLbs = "-5"
+			s.Ledgers["P1"] = append(s.Ledgers["P1"], LedgerEntry{Kind: "adjusted", Lbs: "-5", Version: 3})
+		}, []string{"no_negative_weight"}},
+		{"an allocation short of the request", func(s *Snapshot) { s.Orders[0].AmountRequested = "1600" }, []string{"allocations_sum_to_request"}},
+		{"an allocation the ledger does not show", func(s *Snapshot) { s.Orders[0].Allocations[1].Lbs = "400" }, []string{"allocations_sum_to_request", "allocations_match_ledgers"}},
+		{"a ledger entry the order does not list", func(s *Snapshot) { s.Orders[0].Allocations = s.Orders[0].Allocations[:1]; s.Orders[0].AmountRequested = "1000" }, []string{"allocations_match_ledgers"}},
+		{"a rejected order still holding weight", func(s *Snapshot) { s.Orders[0].Status = "rejected" }, []string{"allocations_sum_to_request"}},
+		{"an order never finished", func(s *Snapshot) { s.Orders[0].Status = "allocating" }, []string{"every_order_terminal", "allocations_sum_to_request"}},
+		{"a FEFO hole", func(s *Snapshot) {
+			// o1 took P1 and P3, skipping P2 which still has weight.
+			s.Pallets[1].WeightLbs, s.Pallets[1].AvailableLbs = "1000", "1000"
+			s.Ledgers["P2"] = s.Ledgers["P2"][:1]
+			s.Pallets[2].WeightLbs, s.Pallets[2].AvailableLbs, s.Pallets[2].Version = "500", "500", 2
+			s.Ledgers["P3"] = append(s.Ledgers["P3"], LedgerEntry{Kind: "allocated", Lbs: "-500", OrderID: "o1", Version: 2})
+			s.Orders[0].Allocations[1].PalletID = "P3"
+		}, []string{"no_fefo_holes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := healthy()
+			tc.break_(&s)
+			r := Audit(s)
+			assert.False(t, r.OK)
+			assert.Equal(t, tc.fails, failed(r))
+		})
+	}
+	t.Run("holes are not judged while chaos strikes", func(t *testing.T) {
+		s := healthy()
+		s.ChaosQuiet = false
+		s.Pallets[1].AvailableLbs = "500"
+		assert.True(t, Audit(s).OK)
+	})
+}
+
+// TestRunAgainstTheRealServer runs the load generator against the real
+// server in-process: a small closed-loop run with chaos off (so the FEFO
+// check runs), then an open-loop run with chaos at 2 ms.
+func TestRunAgainstTheRealServer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		chaos time.Duration
+		cfg   func(*Config)
+	}{
+		{"closed loop, chaos off", 0, func(c *Config) { c.Orders, c.Concurrency = 120, 30 }},
+		{"open loop, chaos at 2ms", 2 * time.Millisecond, func(c *Config) { c.Orders, c.Concurrency, c.Rate = 120, 50, 1000 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startServer(t, tc.chaos)
+			cfg := DefaultConfig()
+			cfg.URL = url
+			tc.cfg(&cfg)
+			r, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+			var text bytes.Buffer
+			r.WriteText(&text)
+			require.True(t, r.OK(), text.String())
+			assert.EqualValues(t, cfg.Orders, r.Accepted)
+			assert.EqualValues(t, cfg.Orders, r.Allocated, "200 pallets cover these orders")
+			assert.Positive(t, r.CompletionLatencyMs.P50)
+			assert.Contains(t, text.String(), "PASS")
+			if tc.chaos == 0 {
+				assert.True(t, r.Audit.Checks[len(r.Audit.Checks)-1].OK)
+				assert.NotContains(t, r.Audit.Checks[len(r.Audit.Checks)-1].Detail, "skipped", "with chaos off the FEFO check runs")
+			}
+
+			var js bytes.Buffer
+			require.NoError(t, r.WriteJSON(&js))
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(js.Bytes(), &m))
+			for _, k := range []string{"accepted", "throttled", "failed", "allocated", "rejected", "acceptPerSec", "completedPerSec", "acceptLatencyMs", "completionLatencyMs", "audit"} {
+				assert.Contains(t, m, k)
+			}
+			assert.Contains(t, m["completionLatencyMs"], "p999")
+			var page bytes.Buffer
+			require.NoError(t, r.WriteHTML(&page))
+			assert.NotContains(t, page.String(), "<script src=", "the page is self-contained")
+			assert.True(t, strings.Contains(page.String(), "Orders per second"))
+		})
+	}
+	t.Run("an unreachable server is reported plainly", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.URL = "http://127.0.0.1:1"
+		_, err := Run(context.Background(), cfg)
+		assert.ErrorIs(t, err, ErrUnreachable)
+	})
+}
+
+func startServer(t *testing.T, chaos time.Duration) string {
+	t.Helper()
+	cfg := actors.DefaultConfig()
+	cfg.Chaos.Interval = chaos
+	eng, err := actors.New(cfg)
+	require.NoError(t, err)
+	specs, err := seed.Synthetic{Count: 200, Seed: 1, Now: time.Now()}.Pallets(context.Background())
+	require.NoError(t, err)
+	_, err = eng.ReceivePallets(specs)
+	require.NoError(t, err)
+	api := httpapi.New(httpapi.Config{Engine: eng})
+	api.SetReady()
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, eng.Close(context.Background()))
+		require.Zero(t, eng.Failures())
+	})
+	return srv.URL
+}
+

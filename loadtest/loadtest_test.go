@@ -87,9 +87,9 @@ func TestAudit(t *testing.T) {
 	require.True(t, r.OK, "%+v", r)
 
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(*Snapshot)
-		fails []string
+		fails  []string
 	}{
 		{"a ledger that does not sum to the weight", func(s *Snapshot) { s.Pallets[2].WeightLbs = "1000.01" }, []string{"ledgers_sum_to_weight"}},
 		{"negative weight", func(s *Snapshot) {
@@ -98,7 +98,10 @@ func TestAudit(t *testing.T) {
 		}, []string{"no_negative_weight"}},
 		{"an allocation short of the request", func(s *Snapshot) { s.Orders[0].AmountRequested = "1600" }, []string{"allocations_sum_to_request"}},
 		{"an allocation the ledger does not show", func(s *Snapshot) { s.Orders[0].Allocations[1].Lbs = "400" }, []string{"allocations_sum_to_request", "allocations_match_ledgers"}},
-		{"a ledger entry the order does not list", func(s *Snapshot) { s.Orders[0].Allocations = s.Orders[0].Allocations[:1]; s.Orders[0].AmountRequested = "1000" }, []string{"allocations_match_ledgers"}},
+		{"a ledger entry the order does not list", func(s *Snapshot) {
+			s.Orders[0].Allocations = s.Orders[0].Allocations[:1]
+			s.Orders[0].AmountRequested = "1000"
+		}, []string{"allocations_match_ledgers"}},
 		{"a rejected order still holding weight", func(s *Snapshot) { s.Orders[0].Status = "rejected" }, []string{"allocations_sum_to_request"}},
 		{"an order never finished", func(s *Snapshot) { s.Orders[0].Status = "allocating" }, []string{"every_order_terminal", "allocations_sum_to_request"}},
 		{"a FEFO hole", func(s *Snapshot) {
@@ -200,4 +203,3 @@ func startServer(t *testing.T, chaos time.Duration) string {
 	})
 	return srv.URL
 }
-

@@ -31,8 +31,9 @@ type (
 	retryDue     struct{ id string }
 	batchTimeout struct {
 		batch uint64
-		chain int
+		gen   int
 	}
+	returnTimeout struct{ op uint64 }
 )
 
 // orderState is a coordinator's working state for one unfinished order.
@@ -73,7 +74,7 @@ type batchState struct {
 	failed      map[int]bool // slots that refused or changed since planning
 	prefix      int          // entries[:prefix] go to confirm
 	chain       *ConfirmChain
-	chainTry    int
+	timerGen    int // bumped on every arm, so a stale tick is recognised
 	timer       *time.Timer
 }
 
@@ -82,6 +83,8 @@ type batchState struct {
 // not be completed.
 type returnOp struct {
 	id          uint64
+	replied     map[string]bool
+	timer       *time.Timer
 	orderID     string
 	rec         *orderRecord
 	pallets     []string
@@ -171,6 +174,11 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 	case *batchTimeout:
 		c.onTimeout(ctx, m)
+	case *returnTimeout:
+		if op := c.ret; op != nil && op.id == m.op {
+			c.log.Warn("return replies timed out; asking again", "order", op.orderID)
+			c.sendReturns(ctx, op)
+		}
 	case *Flush:
 		c.flushers = append(c.flushers, ctx.Sender())
 	case *actor.Stopping:
@@ -239,13 +247,13 @@ func (c *coordinator) applyChange(m *PalletChanged) {
 }
 
 func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
+	pids := make([]*actor.PID, len(m.specs))
 	for i, spec := range m.specs {
-		e := m.entries[i]
-		e.pid = ctx.Spawn(newPalletProps(inventory.NewPallet(spec), ctx.Self(), e, c.eng.supervisor))
-		c.pids[spec.ID] = e.pid
+		pids[i] = ctx.Spawn(newPalletProps(inventory.NewPallet(spec), ctx.Self(), m.entries[i]))
+		c.pids[spec.ID] = pids[i]
 	}
 	c.view.Insert(m.specs...)
-	c.eng.pallets.list(c.sku, m.entries)
+	c.eng.pallets.list(c.sku, m.entries, pids)
 	c.record(PalletsReceived{Specs: m.specs})
 	ctx.Send(m.replyTo, struct{}{})
 }
@@ -354,7 +362,7 @@ func (c *coordinator) afterReserve(ctx actor.Context) {
 			keys[p.Slot] = append(keys[p.Slot], inventory.HoldKey{Order: e.o.snap.Request.ID, Attempt: e.attempt})
 		}
 	}
-	b.chain = &ConfirmChain{Batch: b.id, At: time.Now().UTC(), ReplyTo: ctx.Self()}
+	b.chain = &ConfirmChain{Batch: b.id, At: b.at, ReplyTo: ctx.Self()}
 	for _, slot := range b.slots {
 		if k := keys[slot]; k != nil {
 			id := c.view.At(slot).Spec.ID
@@ -511,6 +519,10 @@ func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted b
 		return again
 	}
 	if !conflicted {
+		if o.snap.Attempts > c.attemptsMax() {
+			c.reject(ctx, o, inventory.ReasonContention)
+			return again
+		}
 		return append(again, o)
 	}
 	o.snap.Conflicts++
@@ -527,6 +539,10 @@ func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted b
 	c.timers.after(ctx, d, &retryDue{id: o.snap.Request.ID})
 	return again
 }
+
+// attemptsMax bounds attempts of any kind, conflicts or not: an order
+// pushed back again and again by other orders' conflicts still ends.
+func (c *coordinator) attemptsMax() int { return 4*c.eng.cfg.RetryAttemptsMax + 16 }
 
 // backoff is exponential in the number of conflicts, capped, with full
 // jitter over its upper half so that colliding orders spread out.
@@ -546,7 +562,8 @@ func (c *coordinator) armTimeout(ctx actor.Context, b *batchState) {
 	if b.timer != nil {
 		c.timers.cancel(b.timer)
 	}
-	b.timer = c.timers.after(ctx, c.eng.cfg.ReplyTimeout, &batchTimeout{batch: b.id, chain: b.chainTry})
+	b.timerGen++
+	b.timer = c.timers.after(ctx, c.eng.cfg.ReplyTimeout, &batchTimeout{batch: b.id, gen: b.timerGen})
 }
 
 // onTimeout handles a batch whose replies did not come back in time. Local
@@ -555,10 +572,10 @@ func (c *coordinator) armTimeout(ctx actor.Context, b *batchState) {
 // a lost confirm chain is sent again — confirms are idempotent per hold.
 func (c *coordinator) onTimeout(ctx actor.Context, m *batchTimeout) {
 	b := c.batch
-	if b == nil || b.id != m.batch || b.chainTry != m.chain {
+	if b == nil || b.id != m.batch || b.timerGen != m.gen {
 		return
 	}
-	c.log.Warn("batch timed out", "batch", b.id, "phase", b.phase)
+	c.log.Warn("batch replies timed out", "batch", b.id, "phase", b.phase)
 	switch b.phase {
 	case phaseReserving:
 		for _, slot := range b.slots {
@@ -566,7 +583,10 @@ func (c *coordinator) onTimeout(ctx actor.Context, m *batchTimeout) {
 		}
 		c.afterReserve(ctx)
 	case phaseConfirming:
-		b.chainTry++
+		// Pallets are always restarted, never stopped, so the chain will get
+		// through: keep resending (confirms are idempotent), like any 2PC
+		// coordinator whose decision is made.
+		c.log.Error("confirm chain lost; sending it again", "batch", b.id)
 		b.chain = &ConfirmChain{Batch: b.id, At: b.chain.At, Links: b.chain.Links, ReplyTo: ctx.Self()}
 		ctx.Send(b.chain.Links[0].Pallet, b.chain)
 		c.armTimeout(ctx, b)
@@ -672,7 +692,14 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 		m.rec.store(snap)
 		c.early[id] = true
 		ctx.Send(m.replyTo, &cancelReply{order: snap})
-	case snap.Status == inventory.StatusAllocated && !c.returning(id):
+	case c.returning(id) != nil:
+		op := c.returning(id)
+		if op.status == inventory.StatusCancelled {
+			op.waiters = append(op.waiters, m.replyTo)
+		} else { // compensation: it will end rejected
+			ctx.Send(m.replyTo, &cancelReply{order: snap, err: fmt.Errorf("cancel order %s: it is being rejected: %w", id, ErrNotCancellable)})
+		}
+	case snap.Status == inventory.StatusAllocated:
 		c.nextID++
 		op := &returnOp{id: c.nextID, orderID: id, rec: m.rec, status: inventory.StatusCancelled, waiters: []*actor.PID{m.replyTo}}
 		for _, a := range snap.Allocations {
@@ -684,31 +711,47 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 	}
 }
 
-func (c *coordinator) returning(id string) bool {
+// returning finds the return under way or queued for an order.
+func (c *coordinator) returning(id string) *returnOp {
 	if c.ret != nil && c.ret.orderID == id {
-		return true
+		return c.ret
 	}
-	return slices.ContainsFunc(c.returnQueue, func(op *returnOp) bool { return op.orderID == id })
+	if i := slices.IndexFunc(c.returnQueue, func(op *returnOp) bool { return op.orderID == id }); i >= 0 {
+		return c.returnQueue[i]
+	}
+	return nil
 }
 
 func (c *coordinator) startReturn(ctx actor.Context, op *returnOp) {
 	c.ret = op
-	op.versions = map[string]int64{}
-	now := time.Now().UTC()
-	for _, id := range op.pallets {
-		ctx.Request(c.pids[id], &ReturnOrder{Op: op.id, OrderID: op.orderID, At: now})
-	}
+	op.versions, op.replied = map[string]int64{}, map[string]bool{}
 	op.outstanding = len(op.pallets)
 	if op.outstanding == 0 {
 		c.endReturn(ctx)
+		return
 	}
+	c.sendReturns(ctx, op)
+}
+
+// sendReturns asks every pallet that has not answered to give the order's
+// weight back, and arms a timeout to ask again: a return is idempotent (a
+// second one gives nothing), and pallets are never stopped, so it ends.
+func (c *coordinator) sendReturns(ctx actor.Context, op *returnOp) {
+	now := time.Now().UTC()
+	for _, id := range op.pallets {
+		if !op.replied[id] {
+			ctx.Request(c.pids[id], &ReturnOrder{Op: op.id, OrderID: op.orderID, At: now})
+		}
+	}
+	op.timer = c.timers.after(ctx, c.eng.cfg.ReplyTimeout, &returnTimeout{op: op.id})
 }
 
 func (c *coordinator) onReturnReply(ctx actor.Context, m *ReturnReply) {
 	op := c.ret
-	if op == nil || op.id != m.Op {
+	if op == nil || op.id != m.Op || op.replied[m.PalletID] {
 		return
 	}
+	op.replied[m.PalletID] = true
 	if m.Lbs > 0 {
 		op.returns = append(op.returns, PalletLbs{PalletID: m.PalletID, Lbs: m.Lbs})
 		op.versions[m.PalletID] = m.Version
@@ -723,6 +766,9 @@ func (c *coordinator) onReturnReply(ctx actor.Context, m *ReturnReply) {
 func (c *coordinator) endReturn(ctx actor.Context) {
 	op := c.ret
 	c.ret = nil
+	if op.timer != nil {
+		c.timers.cancel(op.timer)
+	}
 	if len(op.returns) > 0 {
 		c.pullForward(op.versions)
 		c.record(OrderReturned{OrderID: op.orderID, Returns: op.returns, Versions: op.versions, At: time.Now().UTC()})

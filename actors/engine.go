@@ -35,14 +35,19 @@ const apiTimeout = 30 * time.Second
 // actor per pallet, one coordinator per SKU and a chaos actor, behind a
 // plain Go API. Its methods are safe for concurrent use.
 type Engine struct {
-	cfg        Config
-	log        *slog.Logger
-	system     *actor.ActorSystem
-	supervisor actor.SupervisorStrategy
-	failSub    *eventstream.Subscription
-	pallets    *palletRegistry
-	orders     *orderBook
-	metrics    metrics
+	cfg     Config
+	log     *slog.Logger
+	system  *actor.ActorSystem
+	failSub *eventstream.Subscription
+	pallets *palletRegistry
+	orders  *orderBook
+	metrics metrics
+
+	// palletSupervisor restarts a failed pallet, never stops it: its
+	// producer hands back the same state, and a stopped pallet would leave
+	// the phases that wait on it with nobody to answer. The same holds for
+	// coordinators and the chaos actor, under the same strategy as guardian.
+	palletSupervisor actor.SupervisorStrategy
 
 	coordMu      sync.Mutex
 	coordinators map[string]*actor.PID
@@ -50,6 +55,7 @@ type Engine struct {
 
 	admit      sync.RWMutex // held shared while admitting, exclusively to close
 	closing    bool
+	draining   atomic.Bool // set at Close: the draining stage skips ProcessDelay
 	intake     chan *orderRecord
 	queued     atomic.Int64
 	inFlight   chan struct{} // a token per order handed to a coordinator
@@ -92,7 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		// at shutdown); a short window ends its helper goroutine quickly.
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
-	e.supervisor = actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)
+	e.palletSupervisor = actor.NewRestartingStrategy()
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		switch ev := evt.(type) {
 		case *actor.SupervisorEvent:
@@ -116,14 +122,16 @@ func (e *Engine) dispatch() {
 	for rec := range e.intake {
 		e.queued.Add(-1)
 		e.inFlight <- struct{}{}
-		if e.cfg.ProcessDelay > 0 {
+		if e.cfg.ProcessDelay > 0 && !e.draining.Load() {
 			time.Sleep(e.cfg.ProcessDelay) // the demo's artificial work, not synchronization
 		}
-		e.system.Root.Send(e.coordinator(rec.load().Request.SKU), &placeOrder{rec: rec})
+		pid, _ := e.lookupCoordinator(rec.load().Request.SKU) // PlaceOrder checked it exists
+		e.system.Root.Send(pid, &placeOrder{rec: rec})
 	}
 }
 
-// coordinator returns sku's coordinator, starting it on first use.
+// coordinator returns sku's coordinator, starting it on first use. Only
+// receipts start coordinators, so clients cannot mint one per made-up SKU.
 func (e *Engine) coordinator(sku string) *actor.PID {
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
@@ -132,10 +140,18 @@ func (e *Engine) coordinator(sku string) *actor.PID {
 	}
 	e.coordSeq++
 	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
-	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithSupervisor(e.supervisor))
+	props := actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithSupervisor(e.palletSupervisor), actor.WithGuardian(e.palletSupervisor))
 	pid := e.system.Root.Spawn(props)
 	e.coordinators[sku] = pid
 	return pid
+}
+
+func (e *Engine) lookupCoordinator(sku string) (*actor.PID, bool) {
+	e.coordMu.Lock()
+	defer e.coordMu.Unlock()
+	pid, ok := e.coordinators[sku]
+	return pid, ok
 }
 
 // orderFinished counts an order's first terminal state and frees its slot.
@@ -169,6 +185,9 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 	if rec, ok := e.orders.get(req.ID); ok {
 		return e.repeat(rec, req)
 	}
+	if _, ok := e.lookupCoordinator(req.SKU); !ok {
+		return e.rejectUnknownSKU(req)
+	}
 	if e.queued.Add(1) > int64(e.cfg.IntakeCapacity) {
 		e.queued.Add(-1)
 		e.metrics.throttled.Add(1)
@@ -183,6 +202,27 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 	e.unfinished.Add(1)
 	e.intake <- rec // cannot block: queued never exceeds the channel's capacity
 	return rec.load(), true, nil
+}
+
+// rejectUnknownSKU accepts an order for a SKU never received and ends it
+// at once: no pallet can ever have been eligible.
+func (e *Engine) rejectUnknownSKU(req inventory.OrderRequest) (inventory.Order, bool, error) {
+	now := time.Now().UTC()
+	rec, created := e.orders.insert(inventory.Order{Request: req, Status: inventory.StatusRejected,
+		Reason: inventory.ReasonNoEligibleStock, AcceptedAt: now, CompletedAt: now})
+	if !created {
+		return e.repeat(rec, req)
+	}
+	e.metrics.accepted.Add(1)
+	e.metrics.finished(inventory.StatusRejected, inventory.ReasonNoEligibleStock)
+	if r := e.cfg.Recorder; r != nil {
+		r.Record(OrderFinished{OrderID: req.ID, Status: inventory.StatusRejected, Reason: inventory.ReasonNoEligibleStock})
+	}
+	o := rec.load()
+	if f := e.cfg.OnFinished; f != nil {
+		f(o)
+	}
+	return o, true, nil
 }
 
 func (e *Engine) repeat(rec *orderRecord, req inventory.OrderRequest) (inventory.Order, bool, error) {
@@ -227,7 +267,11 @@ func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
 	if !ok {
 		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, ErrNotFound)
 	}
-	res, err := e.system.Root.RequestFuture(e.coordinator(rec.load().Request.SKU), &cancelOrder{rec: rec}, apiTimeout).Result()
+	pid, ok := e.lookupCoordinator(rec.load().Request.SKU)
+	if !ok { // rejected at intake: its SKU was never received
+		return rec.load(), fmt.Errorf("cancel order %s: it is rejected: %w", id, ErrNotCancellable)
+	}
+	res, err := e.system.Root.RequestFuture(pid, &cancelOrder{rec: rec}, apiTimeout).Result()
 	if err != nil {
 		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
 	}
@@ -275,8 +319,8 @@ func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.Palle
 			m.entries = append(m.entries, entries[i])
 		}
 		if _, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result(); err != nil {
-			e.pallets.unclaim(m.entries)
-			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
+			// The coordinator may still receive them: keep the ids claimed.
+			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
 		}
 	}
 	out := make([]inventory.PalletState, len(entries))
@@ -339,6 +383,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closing = true
+	e.draining.Store(true)
 	close(e.intake)
 	e.admit.Unlock()
 

@@ -69,15 +69,11 @@ func (b *orderBook) insert(o inventory.Order) (*orderRecord, bool) {
 		return r, false
 	}
 	r := &orderRecord{snap: o, done: make(chan struct{})}
+	if o.Status.Terminal() {
+		close(r.done)
+	}
 	s.m[o.Request.ID] = r
 	return r, true
-}
-
-func (b *orderBook) remove(id string) {
-	s := &b.shards[b.shard(id)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, id)
 }
 
 func (b *orderBook) get(id string) (*orderRecord, bool) {

@@ -21,12 +21,11 @@ type palletActor struct {
 	timerAt     time.Time
 }
 
-func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry, onFail actor.SupervisorStrategy) *actor.Props {
+func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
 	// The producer hands out the same state on restart: a supervisor
 	// restart must not wipe a pallet's weight or ledger.
 	a := &palletActor{p: p, coordinator: coordinator, entry: entry}
-	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(onFail),
-		actor.WithDispatcher(palletDispatcher))
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(palletDispatcher))
 }
 
 // palletDispatcher runs an idle pallet's mailbox on the sender's goroutine

@@ -53,19 +53,15 @@ func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, st
 	return entries, ""
 }
 
-// unclaim forgets entries that were claimed but never listed.
-func (r *palletRegistry) unclaim(entries []*palletEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range entries {
-		delete(r.byID, e.spec.ID)
-	}
-}
 
-// list makes claimed entries (now with PIDs) visible in FEFO listings.
-func (r *palletRegistry) list(sku string, entries []*palletEntry) {
+// list gives claimed entries their actors' PIDs and makes them visible in
+// FEFO listings.
+func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.PID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for i, e := range entries {
+		e.pid = pids[i]
+	}
 	l := append(r.bySKU[sku], entries...)
 	slices.SortFunc(l, func(a, b *palletEntry) int { return inventory.FEFOCompare(&a.spec, &b.spec) })
 	r.bySKU[sku] = l
@@ -115,16 +111,5 @@ func (r *palletRegistry) head(sku string, n int, alive func(inventory.PalletStat
 			out = append(out, e)
 		}
 	}
-	return out
-}
-
-func (r *palletRegistry) skus() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.bySKU))
-	for s := range r.bySKU {
-		out = append(out, s)
-	}
-	slices.Sort(out)
 	return out
 }

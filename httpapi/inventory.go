@@ -46,7 +46,7 @@ func (in palletRequestJSON) spec() (inventory.PalletSpec, error) {
 }
 
 func (s *Server) receivePallet(c echo.Context) error {
-	if err := s.refuseWhileDraining(); err != nil {
+	if err := s.refuseWrites(); err != nil {
 		return err
 	}
 	var in palletRequestJSON
@@ -82,7 +82,7 @@ type adjustmentJSON struct {
 }
 
 func (s *Server) adjustPallet(c echo.Context) error {
-	if err := s.refuseWhileDraining(); err != nil {
+	if err := s.refuseWrites(); err != nil {
 		return err
 	}
 	var in adjustmentJSON

@@ -180,4 +180,6 @@ func TestNotReadyUntilLoaded(t *testing.T) {
 	r := (&fixture{t: t, eng: f.eng, api: api, h: api.Handler()}).do(http.MethodGet, "/readyz", "")
 	assert.Equal(t, http.StatusServiceUnavailable, r.Code)
 	assert.True(t, strings.Contains(r.Body.String(), "loading"))
+	r = (&fixture{t: t, eng: f.eng, api: api, h: api.Handler()}).do(http.MethodPost, "/api/orders", `{"customer":"c","amountRequested":1}`)
+	assert.Equal(t, http.StatusServiceUnavailable, r.Code, "no order is taken before the warehouse is loaded")
 }

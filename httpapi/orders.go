@@ -63,7 +63,7 @@ func (in orderRequestJSON) request(idempotencyKey string) (inventory.OrderReques
 }
 
 func (s *Server) placeOrder(c echo.Context) error {
-	if err := s.refuseWhileDraining(); err != nil {
+	if err := s.refuseWrites(); err != nil {
 		return err
 	}
 	var in orderRequestJSON
@@ -113,6 +113,9 @@ func (s *Server) getOrder(c echo.Context) error {
 }
 
 func (s *Server) cancelOrder(c echo.Context) error {
+	if err := s.refuseWrites(); err != nil {
+		return err
+	}
 	o, err := s.eng.CancelOrder(c.Param("id"))
 	if err != nil {
 		return err

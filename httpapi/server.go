@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/baconator/baconator/actors"
 )
@@ -47,7 +48,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(securityHeaders)
+	e.Use(middleware.Recover(), securityHeaders)
 
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
@@ -98,10 +99,14 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// refuseWhileDraining answers 503 to writes once shutdown began.
-func (s *Server) refuseWhileDraining() error {
-	if s.draining.Load() {
+// refuseWrites answers 503 to writes before the warehouse is loaded and
+// once shutdown began.
+func (s *Server) refuseWrites() error {
+	switch {
+	case s.draining.Load():
 		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down; retry against another instance")
+	case !s.ready.Load():
+		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
 	}
 	return nil
 }
@@ -123,7 +128,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		Handler:           s.echo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      orderWaitMax + 30*time.Second, // a long-poll must still be able to answer
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}

@@ -227,15 +227,19 @@ func seedWarehouse(ctx context.Context, eng *actors.Engine, o options, log *slog
 	return nil
 }
 
-// shutdown stops taking orders (503), lets every accepted order finish,
-// then closes the listener after in-flight requests are answered.
+// shutdown stops taking writes (503), answers the requests in flight and
+// closes the listener, then lets every accepted order finish and stops the
+// actors — so no request ever meets a stopped actor. Each stage has its own
+// deadline.
 func shutdown(eng *actors.Engine, srv *http.Server, api *httpapi.Server, timeout time.Duration, log *slog.Logger) error {
 	log.Info("[SYSTEM] Shutting down: refusing new orders, finishing accepted ones")
 	api.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	engErr := eng.Close(ctx)
-	srvErr := srv.Shutdown(ctx)
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), timeout)
+	defer cancelHTTP()
+	srvErr := srv.Shutdown(httpCtx)
+	engCtx, cancelEng := context.WithTimeout(context.Background(), timeout)
+	defer cancelEng()
+	engErr := eng.Close(engCtx)
 	if err := errors.Join(engErr, srvErr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}

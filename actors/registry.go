@@ -53,7 +53,6 @@ func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, st
 	return entries, ""
 }
 
-
 // list gives claimed entries their actors' PIDs and makes them visible in
 // FEFO listings.
 func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.PID) {

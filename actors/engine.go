@@ -62,6 +62,7 @@ type Engine struct {
 	unfinished sync.WaitGroup
 	dispatched chan struct{}
 	chaos      *actor.PID
+	sweeper    *actor.PID
 	failures   atomic.Int64
 
 	// hooks, set only by tests, run inside a coordinator at the phase
@@ -109,6 +110,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	})
 	go e.dispatch()
+	e.sweeper = e.system.Root.Spawn(newSweeperProps(e))
 	if cfg.Chaos.Interval > 0 {
 		e.chaos = e.system.Root.Spawn(newChaosProps(e, cfg.Chaos, cfg.Seed))
 	}
@@ -401,6 +403,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	if err == nil {
 		<-e.dispatched
 	}
+	_ = e.system.Root.StopFuture(e.sweeper).Wait()
 	e.coordMu.Lock()
 	for _, pid := range e.coordinators {
 		_ = e.system.Root.StopFuture(pid).Wait()

@@ -136,5 +136,5 @@ type Flush struct{}
 // Flushed answers Flush.
 type Flushed struct{}
 
-// expireHolds is a pallet's own timer tick.
+// expireHolds asks a pallet to drop its lapsed holds (from the sweeper).
 type expireHolds struct{}

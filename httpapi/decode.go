@@ -25,8 +25,7 @@ const bodyMaxBytes = 64 << 10
 // and no wrong types (400 naming the field), nothing after the object.
 func decodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
-	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if !isJSON(req.Header.Get(echo.HeaderContentType)) {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send Content-Type: application/json")
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, bodyMaxBytes))
@@ -45,10 +44,20 @@ func decodeJSON(c echo.Context, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return decodeProblem(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return problem(http.StatusBadRequest, "malformed-json", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// isJSON accepts application/json and +json media types; the exact common
+// header is checked first without parsing.
+func isJSON(ct string) bool {
+	if ct == "application/json" || ct == "application/json; charset=utf-8" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 func decodeProblem(err error) *Problem {

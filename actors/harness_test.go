@@ -12,7 +12,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/baconator/baconator/internal/testkit"
 
 	"github.com/baconator/baconator/inventory"
 )
@@ -22,13 +23,7 @@ var (
 	seedFlag      = flag.Uint64("seed", 0, "run randomized tests from this seed only (0: derive from the test)")
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// protoactor's dead-letter throttle parks a goroutine on a ticker for
-		// one throttle interval after a late message; it ends by itself.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-	)
-}
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 // testConfig is the engine for tests: chaos off unless a test asks, quick
 // retries, randomness from seed.

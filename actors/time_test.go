@@ -1,10 +1,8 @@
 package actors
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/internal/testkit"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -123,27 +122,9 @@ func TestCancelQueuedOrderNeverAllocates(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log sink safe for the engine's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs testkit.SyncBuffer
 		cfg := testConfig(7)
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 5, SKU: inventory.DefaultSKU}
@@ -181,7 +162,7 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 }
 
 func TestConflictsLogAlerts(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cfg := testConfig(1)
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	e := startEngine(t, cfg)

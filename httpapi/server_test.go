@@ -13,19 +13,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/baconator/baconator/internal/testkit"
 
 	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/inventory"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		// net/http keeps idle client connections' goroutines briefly.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
-}
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 type fixture struct {
 	t   testing.TB

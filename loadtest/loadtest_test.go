@@ -11,20 +11,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/baconator/baconator/internal/testkit"
 
 	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/httpapi"
 	"github.com/baconator/baconator/seed"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-	)
-}
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 func TestPercentiles(t *testing.T) {
 	r := newRecorder()

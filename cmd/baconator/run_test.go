@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,40 +13,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/baconator/baconator/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
-}
-
-// syncBuffer collects the server's log for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 // startServer runs the real server in-process on a free port and returns
 // its base URL; stopping it is cancelling ctx, which is what SIGTERM does.
-func startServer(t *testing.T, args ...string) (base string, logs *syncBuffer, stop func() error) {
+func startServer(t *testing.T, args ...string) (base string, logs *testkit.SyncBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs = &syncBuffer{}
+	logs = &testkit.SyncBuffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -24,7 +24,7 @@ type chaosActor struct {
 
 func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
 	a := &chaosActor{eng: e, cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x6368616f73))}
-	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithGuardian(e.palletSupervisor))
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithGuardian(e.resume))
 }
 
 func (a *chaosActor) Receive(ctx actor.Context) {

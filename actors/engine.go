@@ -43,11 +43,13 @@ type Engine struct {
 	orders  *orderBook
 	metrics metrics
 
-	// palletSupervisor restarts a failed pallet, never stops it: its
-	// producer hands back the same state, and a stopped pallet would leave
-	// the phases that wait on it with nobody to answer. The same holds for
-	// coordinators and the chaos actor, under the same strategy as guardian.
-	palletSupervisor actor.SupervisorStrategy
+	// resume is the supervision of every actor here: a panic (a programmer
+	// error, counted in Failures) drops the message that caused it and the
+	// actor goes on with its state and its children. Restarting would be
+	// worse: protoactor stops a restarting actor's children, so a
+	// coordinator's restart would kill its pallets, and a stopped pallet
+	// would leave the phases waiting on it with nobody to answer.
+	resume actor.SupervisorStrategy
 
 	coordMu      sync.Mutex
 	coordinators map[string]*actor.PID
@@ -99,7 +101,7 @@ func New(cfg Config) (*Engine, error) {
 		// at shutdown); a short window ends its helper goroutine quickly.
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
-	e.palletSupervisor = actor.NewRestartingStrategy()
+	e.resume = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.ResumeDirective })
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		switch ev := evt.(type) {
 		case *actor.SupervisorEvent:
@@ -143,7 +145,7 @@ func (e *Engine) coordinator(sku string) *actor.PID {
 	e.coordSeq++
 	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
 	props := actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithSupervisor(e.palletSupervisor), actor.WithGuardian(e.palletSupervisor))
+		actor.WithSupervisor(e.resume), actor.WithGuardian(e.resume))
 	pid := e.system.Root.Spawn(props)
 	e.coordinators[sku] = pid
 	return pid

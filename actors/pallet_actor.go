@@ -19,8 +19,8 @@ type palletActor struct {
 }
 
 func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
-	// The producer hands out the same state on restart: a supervisor
-	// restart must not wipe a pallet's weight or ledger.
+	// The producer hands out the same state, so nothing a supervisor does
+	// can wipe a pallet's weight or ledger.
 	a := &palletActor{p: p, coordinator: coordinator, entry: entry}
 	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(palletDispatcher))
 }
@@ -37,9 +37,9 @@ var palletDispatcher = actor.NewSynchronizedDispatcher(300)
 func (a *palletActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *Reserve:
-		a.p.ExpireHolds(time.Now()) // lapsed holds must not block a fresh reserve
+		lapsed := a.p.ExpireHolds(time.Now()) // lapsed holds must not block a fresh reserve
 		err := a.p.Reserve(m.ExpectedVersion, m.Holds, m.Deadline)
-		if err == nil {
+		if err == nil || lapsed > 0 {
 			a.publish()
 		}
 		ctx.Respond(&ReserveReply{Batch: m.Batch, PalletID: a.p.State().Spec.ID, Refusal: refusalOf(err), Version: a.p.State().Version})

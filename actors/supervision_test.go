@@ -13,7 +13,7 @@ import (
 	"github.com/baconator/baconator/inventory"
 )
 
-func TestAPalletThatPanicsIsRestartedWithItsState(t *testing.T) {
+func TestAPalletThatPanicsResumesWithItsState(t *testing.T) {
 	e, err := New(testConfig(1))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
@@ -27,7 +27,7 @@ func TestAPalletThatPanicsIsRestartedWithItsState(t *testing.T) {
 	require.Eventually(t, func() bool { return e.Failures() == 1 }, 10*time.Second, time.Millisecond, "the panic is seen by the supervisor")
 
 	o := place(t, e, order("after", 100))
-	assert.Equal(t, inventory.StatusAllocated, o.Status, "the restarted pallet still serves")
+	assert.Equal(t, inventory.StatusAllocated, o.Status, "the resumed pallet still serves")
 	p, _ := e.Pallet("P1")
 	assert.Equal(t, inventory.Lbs(800), p.OnHand, "and kept its weight")
 	assert.Equal(t, p.OnHand, ledgerSum(t, e, "P1"), "and its ledger")
@@ -82,4 +82,24 @@ func TestMadeUpSKUsSpawnNothing(t *testing.T) {
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
 	assert.Len(t, e.coordinators, 1, "only a receipt starts a coordinator")
+}
+
+func TestACoordinatorThatPanicsKeepsItsPallets(t *testing.T) {
+	e, err := New(testConfig(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
+	receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
+	e.onceBeforeConfirm(func([]string) { panic("a bug inside the coordinator") })
+
+	o, _, err := e.PlaceOrder(order("hit", 100))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.Failures() == 1 }, 10*time.Second, time.Millisecond)
+	// The message that panicked is dropped; the batch's own reply timeout
+	// gets the order moving again, so it still ends.
+	assert.True(t, wait(t, e, o.Request.ID).Status.Terminal())
+
+	// The pallets survived the coordinator's failure and still answer.
+	p, err := e.AdjustPallet("P1", inventory.Lbs(1), "count_correction")
+	require.NoError(t, err)
+	assert.Equal(t, inventory.Lbs(901), p.OnHand, "1,000 lb, less the 100 lb order, plus the adjustment")
 }

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -19,18 +21,23 @@ type sweeper struct {
 
 func newSweeperProps(e *Engine) *actor.Props {
 	s := &sweeper{eng: e}
-	return actor.PropsFromProducer(func() actor.Actor { return s }, actor.WithGuardian(e.palletSupervisor))
+	return actor.PropsFromProducer(func() actor.Actor { return s }, actor.WithGuardian(e.resume))
 }
+
+// sweepIntervalMin keeps a tiny hold timeout from spinning the sweeper.
+const sweepIntervalMin = 10 * time.Millisecond
+
+func (s *sweeper) interval() time.Duration { return max(s.eng.cfg.HoldTimeout/2, sweepIntervalMin) }
 
 func (s *sweeper) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		s.timers.after(ctx, s.eng.cfg.HoldTimeout/2, &sweepTick{})
+		s.timers.after(ctx, s.interval(), &sweepTick{})
 	case *sweepTick:
 		for _, e := range s.eng.pallets.holding() {
 			ctx.Send(e.pid, &expireHolds{})
 		}
-		s.timers.after(ctx, s.eng.cfg.HoldTimeout/2, &sweepTick{})
+		s.timers.after(ctx, s.interval(), &sweepTick{})
 	case *actor.Stopping:
 		s.timers.stop()
 	}

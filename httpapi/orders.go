@@ -103,6 +103,8 @@ func (s *Server) getOrder(c echo.Context) error {
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), d)
 		defer cancel()
+		stop := context.AfterFunc(s.drained, cancel) // shutdown answers long-polls at once
+		defer stop()
 		if _, err := s.eng.Wait(ctx, id); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			return err
 		}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -30,11 +31,14 @@ type Server struct {
 	echo     *echo.Echo
 	ready    atomic.Bool
 	draining atomic.Bool
+	drained  context.Context // cancelled by Drain: long-polls answer at once
+	drain    context.CancelFunc
 }
 
 // New builds the API's routes.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now}
+	s.drained, s.drain = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -83,7 +87,10 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 
 // Drain starts shutting down: /readyz answers 503 and new orders and
 // receipts are refused with 503, while reads and in-flight work go on.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.drain()
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

@@ -15,6 +15,7 @@ type Snapshot struct {
 	Pallets    []Pallet                 // FEFO order, as the API lists them
 	Ledgers    map[string][]LedgerEntry // by pallet id, read at the pallet's version
 	Orders     []Order                  // this run's accepted orders
+	RunID      string                   // this run's order ids start with it
 	ChaosQuiet bool                     // no chaos strike during the run: FEFO holes are checkable
 }
 
@@ -61,7 +62,7 @@ func (p *problems) check(name, okDetail string) Check {
 
 // Audit checks the invariants on a snapshot, through what the API shows.
 func Audit(s Snapshot) AuditResult {
-	var ledgerSums, negative, orderSums, ledgerMatch, unfinished, holes problems
+	var ledgerSums, negative, orderSums, ledgerMatch, unfinished, holes, holds problems
 
 	// What each order holds on each pallet, by the ledgers.
 	held := map[string]map[string]inventory.CentiLbs{}
@@ -80,8 +81,26 @@ func Audit(s Snapshot) AuditResult {
 		if weight := lbsOf(p.WeightLbs); sum != weight {
 			ledgerSums.add("pallet %s ledger sums to %s lb, weight is %s lb", p.ID, sum, weight)
 		}
+		if lbsOf(p.ReservedLbs) != 0 {
+			holds.add("pallet %s still holds %s lb after every order ended", p.ID, p.ReservedLbs)
+		}
 		if lbsOf(p.WeightLbs) < 0 || lbsOf(p.AvailableLbs) < 0 || lbsOf(p.ReservedLbs) < 0 {
 			negative.add("pallet %s weight %s, available %s, reserved %s", p.ID, p.WeightLbs, p.AvailableLbs, p.ReservedLbs)
+		}
+	}
+
+	known := map[string]bool{}
+	for _, o := range s.Orders {
+		known[o.ID] = true
+	}
+	for id, byPallet := range held {
+		if s.RunID == "" || known[id] || !strings.HasPrefix(id, s.RunID+"-") {
+			continue
+		}
+		for pid, w := range byPallet {
+			if w != 0 {
+				ledgerMatch.add("ledger of %s holds %s lb for %s, an order of this run the client never saw accepted", pid, w, id)
+			}
 		}
 	}
 
@@ -135,6 +154,7 @@ func Audit(s Snapshot) AuditResult {
 	r := AuditResult{Checks: []Check{
 		ledgerSums.check("ledgers_sum_to_weight", fmt.Sprintf("%d pallets", len(s.Pallets))),
 		negative.check("no_negative_weight", ""),
+		holds.check("no_hold_left", ""),
 		unfinished.check("every_order_terminal", fmt.Sprintf("%d orders", len(s.Orders))),
 		orderSums.check("allocations_sum_to_request", ""),
 		ledgerMatch.check("allocations_match_ledgers", ""),
@@ -172,12 +192,12 @@ const snapshotWorkers = 16
 
 // takeSnapshot reads every pallet, its ledger (re-read until it matches the
 // pallet's version, as chaos may strike in between) and this run's orders.
-func takeSnapshot(ctx context.Context, c *client, orderIDs []string) (Snapshot, error) {
+func takeSnapshot(ctx context.Context, c *client, runID string, orderIDs []string) (Snapshot, error) {
 	pallets, err := c.inventory(ctx)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Pallets: pallets, Ledgers: make(map[string][]LedgerEntry, len(pallets)), Orders: make([]Order, len(orderIDs))}
+	s := Snapshot{Pallets: pallets, Ledgers: make(map[string][]LedgerEntry, len(pallets)), Orders: make([]Order, len(orderIDs)), RunID: runID}
 	var (
 		mu    sync.Mutex
 		first error

@@ -26,7 +26,9 @@ type client struct {
 
 func newClient(cfg Config, conns int) *client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns*2, conns*2
+	// Followers share a bounded pool: at high rates thousands of orders are
+	// followed at once, and a connection each would churn sockets.
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
 	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey, http: &http.Client{Transport: tr, Timeout: time.Minute}}
 }
 

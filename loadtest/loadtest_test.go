@@ -16,6 +16,7 @@ import (
 
 	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/httpapi"
+	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/seed"
 )
 
@@ -99,6 +100,12 @@ func TestAudit(t *testing.T) {
 		}, []string{"allocations_match_ledgers"}},
 		{"a rejected order still holding weight", func(s *Snapshot) { s.Orders[0].Status = "rejected" }, []string{"allocations_sum_to_request"}},
 		{"an order never finished", func(s *Snapshot) { s.Orders[0].Status = "allocating" }, []string{"every_order_terminal", "allocations_sum_to_request"}},
+		{"a hold left behind", func(s *Snapshot) { s.Pallets[2].ReservedLbs, s.Pallets[2].AvailableLbs = "10", "990" }, []string{"no_hold_left"}},
+		{"a ledger entry for an order the client never saw accepted", func(s *Snapshot) {
+			s.RunID = "lg-x"
+			s.Pallets[2].WeightLbs, s.Pallets[2].AvailableLbs, s.Pallets[2].Version = "990", "990", 2
+			s.Ledgers["P3"] = append(s.Ledgers["P3"], LedgerEntry{Kind: "allocated", Lbs: "-10", OrderID: "lg-x-77", Version: 2})
+		}, []string{"allocations_match_ledgers"}},
 		{"a FEFO hole", func(s *Snapshot) {
 			// o1 took P1 and P3, skipping P2 which still has weight.
 			s.Pallets[1].WeightLbs, s.Pallets[1].AvailableLbs = "1000", "1000"
@@ -170,6 +177,20 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			assert.True(t, strings.Contains(page.String(), "Orders per second"))
 		})
 	}
+	t.Run("open loop against a full intake counts 429s as throttled, not failed", func(t *testing.T) {
+		url := startServer(t, 0, func(c *actors.Config) {
+			c.IntakeCapacity, c.OrdersInFlightMax, c.ProcessDelay = 4, 1, 5*time.Millisecond
+		})
+		cfg := DefaultConfig()
+		cfg.URL, cfg.Orders, cfg.Concurrency, cfg.Rate, cfg.Lbs = url, 200, 50, 2000, inventory.Lbs(1)
+		r, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		assert.Positive(t, r.Throttled)
+		assert.Zero(t, r.Failed, "%v", r.Errors)
+		assert.EqualValues(t, cfg.Orders, r.Accepted+r.Throttled)
+		assert.EqualValues(t, r.Accepted, r.Allocated)
+		assert.True(t, r.OK())
+	})
 	t.Run("an unreachable server is reported plainly", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.URL = "http://127.0.0.1:1"
@@ -178,10 +199,13 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 	})
 }
 
-func startServer(t *testing.T, chaos time.Duration) string {
+func startServer(t *testing.T, chaos time.Duration, mutate ...func(*actors.Config)) string {
 	t.Helper()
 	cfg := actors.DefaultConfig()
 	cfg.Chaos.Interval = chaos
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	eng, err := actors.New(cfg)
 	require.NoError(t, err)
 	specs, err := seed.Synthetic{Count: 200, Seed: 1, Now: time.Now()}.Pallets(context.Background())

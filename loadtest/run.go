@@ -20,6 +20,9 @@ import (
 // ErrUnreachable wraps a failure to reach the server before the run.
 var ErrUnreachable = errors.New("cannot reach the server")
 
+// auditTimeout bounds the reads after a run (counters and the audit).
+const auditTimeout = 5 * time.Minute
+
 // stats gathers a run's measurements from many goroutines.
 type stats struct {
 	start                                      time.Time
@@ -154,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Rate > 0 {
 		openLoop(ctx, cfg, st, follow)
 	} else {
-		closedLoop(ctx, cfg, c, st)
+		closedLoop(ctx, cfg, c, st, settleCtx)
 	}
 	sendEnd := time.Now()
 	settled := make(chan struct{})
@@ -168,11 +171,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	end := time.Now()
 	stopProgress()
 
-	after, err := c.counters(ctx)
+	// The run may have been interrupted (Ctrl-C): the report and the audit
+	// still get their own bounded time.
+	readCtx, cancelRead := context.WithTimeout(context.Background(), auditTimeout)
+	defer cancelRead()
+	after, err := c.counters(readCtx)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := takeSnapshot(ctx, c, st.orderIDs)
+	snap, err := takeSnapshot(readCtx, c, cfg.RunID, st.orderIDs)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -182,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // closedLoop runs Concurrency clients, each placing an order and
 // following it to its end before the next.
-func closedLoop(ctx context.Context, cfg Config, c *client, st *stats) {
+func closedLoop(ctx context.Context, cfg Config, c *client, st *stats, settleCtx context.Context) {
 	var next atomic.Int64
 	deadline := time.Time{}
 	if cfg.Duration > 0 {
@@ -202,7 +209,9 @@ func closedLoop(ctx context.Context, cfg Config, c *client, st *stats) {
 				if !st.placed(id, sent, time.Since(sent), code, body, err) {
 					continue
 				}
-				o, err := c.follow(ctx, id)
+				followCtx, cancel := context.WithTimeout(settleCtx, cfg.Settle)
+				o, err := c.follow(followCtx, id)
+				cancel()
 				o.ID = id
 				st.finished(o, sent, err)
 			}
@@ -242,6 +251,8 @@ func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, ti
 		vegeta.Connections(cfg.Concurrency),
 		vegeta.Timeout(30*time.Second),
 	)
+	interval := per / time.Duration(max(int(freq), 1))
+	began := time.Now()
 	results := attacker.Attack(targeter, vegeta.ConstantPacer{Freq: int(freq), Per: per}, cfg.Duration, "orders")
 	for {
 		select {
@@ -261,12 +272,18 @@ func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, ti
 				OrderID string `json:"orderId"`
 			}
 			_ = json.Unmarshal(res.Body, &accepted)
+			// vegeta sets Error for any status >= 400: only a request with
+			// no status at all failed to get an answer.
 			var err error
-			if res.Error != "" {
+			if res.Code == 0 && res.Error != "" {
 				err = errors.New(res.Error)
 			}
-			if st.placed(accepted.OrderID, res.Timestamp, res.Latency, int(res.Code), res.Body, err) {
-				follow(accepted.OrderID, res.Timestamp)
+			// Measure from when the order was due, not when a worker got
+			// to it: a backed-up pacer must not hide the wait.
+			due := began.Add(time.Duration(res.Seq) * interval)
+			latency := res.Timestamp.Add(res.Latency).Sub(due)
+			if st.placed(accepted.OrderID, due, latency, int(res.Code), res.Body, err) {
+				follow(accepted.OrderID, due)
 			}
 		}
 	}

@@ -204,8 +204,9 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 	}
 	e.metrics.accepted.Add(1)
 	e.unfinished.Add(1)
-	e.intake <- rec // cannot block: queued never exceeds the channel's capacity
-	return rec.load(), true, nil
+	accepted := rec.load() // before the hand-off: the answer describes the acceptance
+	e.intake <- rec        // cannot block: queued never exceeds the channel's capacity
+	return accepted, true, nil
 }
 
 // rejectUnknownSKU accepts an order for a SKU never received and ends it

@@ -425,7 +425,9 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 			}
 			committed[slot] = true
 			step.Versions[r.PalletID] = r.Version
-			c.view.Update(r.PalletID, r.OnHand, r.Version)
+			if r.OnHand >= 0 { // -1: a repeated confirm, whose weight then is not known here
+				c.view.Update(r.PalletID, r.OnHand, r.Version)
+			}
 		}
 	}
 	var (

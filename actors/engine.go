@@ -61,7 +61,10 @@ type Engine struct {
 	intake     chan *orderRecord
 	queued     atomic.Int64
 	inFlight   chan struct{} // a token per order handed to a coordinator
-	unfinished sync.WaitGroup
+	unfinished atomic.Int64  // accepted and not yet terminal
+	allDone    chan struct{} // closed once closing and unfinished reaches zero
+	doneOnce   sync.Once
+	stop       chan struct{} // closed at teardown: the draining stage gives up
 	dispatched chan struct{}
 	chaos      *actor.PID
 	sweeper    *actor.PID
@@ -91,6 +94,8 @@ func New(cfg Config) (*Engine, error) {
 		coordinators: map[string]*actor.PID{},
 		intake:       make(chan *orderRecord, cfg.IntakeCapacity),
 		inFlight:     make(chan struct{}, cfg.OrdersInFlightMax),
+		allDone:      make(chan struct{}),
+		stop:         make(chan struct{}),
 		dispatched:   make(chan struct{}),
 	}
 	e.system = actor.NewActorSystem(
@@ -125,7 +130,11 @@ func (e *Engine) dispatch() {
 	defer close(e.dispatched)
 	for rec := range e.intake {
 		e.queued.Add(-1)
-		e.inFlight <- struct{}{}
+		select {
+		case e.inFlight <- struct{}{}:
+		case <-e.stop:
+			return // Close gave up waiting; what is left stays unfinished
+		}
 		if e.cfg.ProcessDelay > 0 && !e.draining.Load() {
 			time.Sleep(e.cfg.ProcessDelay) // the demo's artificial work, not synchronization
 		}
@@ -162,7 +171,9 @@ func (e *Engine) lookupCoordinator(sku string) (*actor.PID, bool) {
 func (e *Engine) orderFinished(status inventory.Status, reason inventory.Reason) {
 	e.metrics.finished(status, reason)
 	<-e.inFlight
-	e.unfinished.Done()
+	if e.unfinished.Add(-1) == 0 && e.draining.Load() {
+		e.doneOnce.Do(func() { close(e.allDone) })
+	}
 }
 
 // PlaceOrder accepts an order without waiting for it to be allocated. An
@@ -395,17 +406,17 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.chaos != nil {
 		_ = e.system.Root.StopFuture(e.chaos).Wait()
 	}
-	done := make(chan struct{})
-	go func() { e.unfinished.Wait(); close(done) }()
+	if e.unfinished.Load() == 0 {
+		e.doneOnce.Do(func() { close(e.allDone) })
+	}
 	var err error
 	select {
-	case <-done:
+	case <-e.allDone:
 	case <-ctx.Done():
-		err = fmt.Errorf("close engine: orders still unfinished: %w", ctx.Err())
+		err = fmt.Errorf("close engine: %d orders still unfinished: %w", e.unfinished.Load(), ctx.Err())
 	}
-	if err == nil {
-		<-e.dispatched
-	}
+	close(e.stop)
+	<-e.dispatched
 	_ = e.system.Root.StopFuture(e.sweeper).Wait()
 	e.coordMu.Lock()
 	for _, pid := range e.coordinators {

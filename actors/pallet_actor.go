@@ -77,10 +77,16 @@ func (a *palletActor) Receive(ctx actor.Context) {
 
 func (a *palletActor) confirm(ctx actor.Context, m *ConfirmChain) {
 	link := m.Links[len(m.Results)]
-	err := a.p.Confirm(link.Keys, m.At)
+	version, err := a.p.Confirm(link.Keys, m.At)
 	a.publish()
 	s := a.p.State()
-	m.Results = append(m.Results, ConfirmResult{PalletID: s.Spec.ID, Refusal: refusalOf(err), OnHand: s.OnHand, Version: s.Version})
+	r := ConfirmResult{PalletID: s.Spec.ID, Refusal: refusalOf(err), OnHand: s.OnHand, Version: s.Version}
+	if err == nil && version != s.Version {
+		// A repeated confirm: report the version it committed at; the view
+		// learns the pallet's later state from the change that followed.
+		r.Version, r.OnHand = version, -1
+	}
+	m.Results = append(m.Results, r)
 	if err != nil || len(m.Results) == len(m.Links) {
 		ctx.Send(m.ReplyTo, m)
 		return

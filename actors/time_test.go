@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -191,5 +192,27 @@ func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 		assert.Equal(t, inventory.StatusRejected, o.Status, "the reply timeout counts as a refusal; bounded retries end the order")
 		assert.Equal(t, inventory.ReasonContention, o.Reason)
 		assert.Equal(t, 3, o.Conflicts)
+	})
+}
+
+func TestCloseGivesUpCleanlyOnAStuckOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Messages to the dead pallet are dead letters; see the silent-pallet test.
+		t.Cleanup(func() { time.Sleep(time.Second); synctest.Wait() })
+		e, err := New(testConfig(1))
+		require.NoError(t, err)
+		receive(t, e, bubblePallet("P1", 1000, 5*day))
+		// The pallet dies between the phases: the decided confirm chain is
+		// resent forever, so the order can never end.
+		e.onceBeforeConfirm(func([]string) { require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait()) })
+		_, _, err = e.PlaceOrder(order("stuck", 10))
+		require.NoError(t, err)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = e.Close(ctx)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "Close reports what it could not finish")
+		assert.Contains(t, err.Error(), "1 orders still unfinished")
+		// Leaving the bubble with a goroutine still running would fail the test.
 	})
 }

@@ -75,8 +75,8 @@ type Pallet struct {
 	held      CentiLbs
 	version   int64
 	holds     map[HoldKey]hold
-	confirmed map[HoldKey]CentiLbs // for idempotent confirms
-	given     map[string]CentiLbs  // net weight allocated per order, for returns
+	confirmed map[HoldKey]int64   // the version each hold was confirmed at, for idempotent confirms
+	given     map[string]CentiLbs // net weight allocated per order, for returns
 	ledger    []LedgerEntry
 }
 
@@ -87,7 +87,7 @@ func NewPallet(spec PalletSpec) *Pallet {
 		onHand:    spec.Weight,
 		version:   1,
 		holds:     map[HoldKey]hold{},
-		confirmed: map[HoldKey]CentiLbs{},
+		confirmed: map[HoldKey]int64{},
 		given:     map[string]CentiLbs{},
 	}
 	p.ledger = append(p.ledger, LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1})
@@ -132,22 +132,27 @@ func (p *Pallet) Reserve(expectedVersion int64, reqs []HoldRequest, deadline tim
 }
 
 // Confirm turns the holds named by keys into deductions, all or none, and
-// bumps the version once. Keys confirmed before (a retried message) are
-// skipped. It refuses with ErrHoldMissing if any key is neither held nor
-// already confirmed.
-func (p *Pallet) Confirm(keys []HoldKey, now time.Time) error {
-	fresh := 0
+// bumps the version once. It returns the version the deductions are at.
+// Keys confirmed before (a retried message) are skipped, and a confirm
+// that only repeats earlier ones returns the version they were confirmed
+// at — not the pallet's current one, which may include a later change.
+// It refuses with ErrHoldMissing if any key is neither held nor already
+// confirmed.
+func (p *Pallet) Confirm(keys []HoldKey, now time.Time) (int64, error) {
+	fresh, repeated := 0, int64(0)
 	for _, k := range keys {
 		if _, ok := p.holds[k]; ok {
 			fresh++
 			continue
 		}
-		if _, ok := p.confirmed[k]; !ok {
-			return fmt.Errorf("confirm %v on %s: %w", k, p.spec.ID, ErrHoldMissing)
+		v, ok := p.confirmed[k]
+		if !ok {
+			return 0, fmt.Errorf("confirm %v on %s: %w", k, p.spec.ID, ErrHoldMissing)
 		}
+		repeated = v
 	}
 	if fresh == 0 {
-		return nil
+		return repeated, nil
 	}
 	p.version++
 	for _, k := range keys {
@@ -158,12 +163,12 @@ func (p *Pallet) Confirm(keys []HoldKey, now time.Time) error {
 		delete(p.holds, k)
 		p.held -= h.lbs
 		p.onHand -= h.lbs
-		p.confirmed[k] = h.lbs
+		p.confirmed[k] = p.version
 		p.given[k.Order] += h.lbs
 		p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAllocated, Lbs: -h.lbs, OrderID: k.Order, Version: p.version})
 	}
 	p.assert()
-	return nil
+	return p.version, nil
 }
 
 // Release drops the holds named by keys; unknown keys are ignored.

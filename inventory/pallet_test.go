@@ -44,20 +44,27 @@ func TestPalletReserveConfirm(t *testing.T) {
 		assert.Equal(t, Lbs(60), p.State().Held)
 	})
 	t.Run("confirm deducts and bumps the version once", func(t *testing.T) {
-		require.NoError(t, p.Confirm([]HoldKey{key("a")}, t0))
+		v, err := p.Confirm([]HoldKey{key("a")}, t0)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, v)
 		s := p.State()
 		assert.Equal(t, Lbs(40), s.OnHand)
 		assert.Zero(t, s.Held)
 		assert.EqualValues(t, 2, s.Version)
 		ledgerSum(t, p)
 	})
-	t.Run("a retried confirm changes nothing", func(t *testing.T) {
-		require.NoError(t, p.Confirm([]HoldKey{key("a")}, t0))
-		assert.EqualValues(t, 2, p.State().Version)
-		assert.Len(t, p.Ledger(), 2)
+	t.Run("a retried confirm changes nothing and reports the original version", func(t *testing.T) {
+		_, _, err := p.Adjust(Lbs(1), ReasonChaos, t0, true) // a later change: version 3
+		require.NoError(t, err)
+		v, err := p.Confirm([]HoldKey{key("a")}, t0)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, v, "the version it was confirmed at, not the current one")
+		assert.EqualValues(t, 3, p.State().Version)
+		assert.Len(t, p.Ledger(), 3)
 	})
 	t.Run("confirming an unknown hold is refused", func(t *testing.T) {
-		assert.ErrorIs(t, p.Confirm([]HoldKey{key("zzz")}, t0), ErrHoldMissing)
+		_, err := p.Confirm([]HoldKey{key("zzz")}, t0)
+		assert.ErrorIs(t, err, ErrHoldMissing)
 	})
 }
 
@@ -70,7 +77,8 @@ func TestPalletShrinkBetweenPhasesRevokesHolds(t *testing.T) {
 	assert.Equal(t, -Lbs(30), applied)
 	assert.Equal(t, 1, revoked)
 
-	assert.ErrorIs(t, p.Confirm([]HoldKey{key("a")}, t0), ErrHoldMissing, "a hold on weight that is gone must not confirm")
+	_, err = p.Confirm([]HoldKey{key("a")}, t0)
+	assert.ErrorIs(t, err, ErrHoldMissing, "a hold on weight that is gone must not confirm")
 	s := p.State()
 	assert.Equal(t, Lbs(970), s.OnHand)
 	assert.Zero(t, s.Held)
@@ -98,7 +106,8 @@ func TestPalletAdjust(t *testing.T) {
 func TestPalletReturn(t *testing.T) {
 	p := NewPallet(spec("P1", 100, 10))
 	require.NoError(t, p.Reserve(1, []HoldRequest{{key("a"), Lbs(30)}, {key("b"), Lbs(20)}}, t0.Add(time.Minute)))
-	require.NoError(t, p.Confirm([]HoldKey{key("a"), key("b")}, t0))
+	_, err := p.Confirm([]HoldKey{key("a"), key("b")}, t0)
+	require.NoError(t, err)
 	assert.Equal(t, Lbs(30), p.Return("a", t0))
 	assert.Zero(t, p.Return("a", t0), "a second return gives nothing")
 	s := p.State()

@@ -64,6 +64,8 @@ type Engine struct {
 	unfinished atomic.Int64  // accepted and not yet terminal
 	allDone    chan struct{} // closed once closing and unfinished reaches zero
 	doneOnce   sync.Once
+	idleMu     sync.Mutex
+	idle       *sync.Cond    // broadcast whenever unfinished reaches zero
 	stop       chan struct{} // closed at teardown: the draining stage gives up
 	dispatched chan struct{}
 	chaos      *actor.PID
@@ -98,6 +100,7 @@ func New(cfg Config) (*Engine, error) {
 		stop:         make(chan struct{}),
 		dispatched:   make(chan struct{}),
 	}
+	e.idle = sync.NewCond(&e.idleMu)
 	e.system = actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(warnOnly{log.Handler()}).With("component", "protoactor")
@@ -171,8 +174,23 @@ func (e *Engine) lookupCoordinator(sku string) (*actor.PID, bool) {
 func (e *Engine) orderFinished(status inventory.Status, reason inventory.Reason) {
 	e.metrics.finished(status, reason)
 	<-e.inFlight
-	if e.unfinished.Add(-1) == 0 && e.draining.Load() {
-		e.doneOnce.Do(func() { close(e.allDone) })
+	if e.unfinished.Add(-1) == 0 {
+		e.idleMu.Lock()
+		e.idle.Broadcast()
+		e.idleMu.Unlock()
+		if e.draining.Load() {
+			e.doneOnce.Do(func() { close(e.allDone) })
+		}
+	}
+}
+
+// waitIdle blocks until no accepted order is unfinished: every one has
+// reached its coordinator and a terminal state there.
+func (e *Engine) waitIdle() {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	for e.unfinished.Load() > 0 {
+		e.idle.Wait()
 	}
 }
 
@@ -268,7 +286,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (inventory.Order, error) {
 		return inventory.Order{}, fmt.Errorf("wait for order %s: %w", id, ErrNotFound)
 	}
 	select {
-	case <-rec.done:
+	case <-rec.finished():
 		return rec.load(), nil
 	case <-ctx.Done():
 		return rec.load(), fmt.Errorf("wait for order %s: %w", id, ctx.Err())

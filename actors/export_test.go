@@ -44,9 +44,13 @@ func (e *Engine) strikeNow(id string, delta inventory.CentiLbs) *AdjustReply {
 	return res.(*AdjustReply)
 }
 
-// quiesce stops chaos and waits until every pallet and coordinator has
-// applied every change sent so far, so that the event history is complete.
+// quiesce waits for every accepted order to be finished, stops chaos, and
+// waits until every pallet and coordinator has applied every change sent
+// so far, so that the event history is complete.
 func (e *Engine) quiesce() error {
+	// An order cancelled in the intake is terminal before it reaches its
+	// coordinator; wait until every accepted order has been finished there.
+	e.waitIdle()
 	if e.chaos != nil {
 		if err := e.system.Root.StopFuture(e.chaos).Wait(); err != nil {
 			return err

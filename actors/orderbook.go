@@ -11,7 +11,24 @@ import (
 type orderRecord struct {
 	mu   sync.Mutex
 	snap inventory.Order
-	done chan struct{} // closed at the first terminal state
+	done chan struct{} // made by the first waiter, closed at the first terminal state
+}
+
+// closedChan is what a waiter gets for an order already terminal: most
+// orders are never waited on, so none gets a channel of its own up front.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// finished returns a channel closed once the order first is terminal.
+func (r *orderRecord) finished() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap.Status.Terminal() {
+		return closedChan
+	}
+	if r.done == nil {
+		r.done = make(chan struct{})
+	}
+	return r.done
 }
 
 func (r *orderRecord) load() inventory.Order {
@@ -27,7 +44,7 @@ func (r *orderRecord) store(o inventory.Order) {
 	defer r.mu.Unlock()
 	wasTerminal := r.snap.Status.Terminal()
 	r.snap = o
-	if !wasTerminal && o.Status.Terminal() {
+	if !wasTerminal && o.Status.Terminal() && r.done != nil {
 		close(r.done)
 	}
 }
@@ -68,10 +85,7 @@ func (b *orderBook) insert(o inventory.Order) (*orderRecord, bool) {
 	if r, ok := s.m[o.Request.ID]; ok {
 		return r, false
 	}
-	r := &orderRecord{snap: o, done: make(chan struct{})}
-	if o.Status.Terminal() {
-		close(r.done)
-	}
+	r := &orderRecord{snap: o}
 	s.m[o.Request.ID] = r
 	return r, true
 }

@@ -70,25 +70,26 @@ type hold struct {
 // hard case — a strike between reserve and confirm — never allocates ghost
 // inventory: the confirm finds its hold gone and is refused.
 type Pallet struct {
-	spec      PalletSpec
-	onHand    CentiLbs
-	held      CentiLbs
-	version   int64
-	holds     map[HoldKey]hold
-	confirmed map[HoldKey]int64   // the version each hold was confirmed at, for idempotent confirms
-	given     map[string]CentiLbs // net weight allocated per order, for returns
-	ledger    []LedgerEntry
+	spec    PalletSpec
+	onHand  CentiLbs
+	held    CentiLbs
+	version int64
+	holds   map[HoldKey]hold
+	// lastConfirmed holds the keys of the latest confirm and the version
+	// they committed at: only a resend of that confirm can repeat a key,
+	// so older keys need not be kept. What each order holds is read from
+	// the ledger, which records it anyway.
+	lastConfirmed map[HoldKey]int64
+	ledger        []LedgerEntry
 }
 
 // NewPallet receives a pallet: version 1, one received ledger entry.
 func NewPallet(spec PalletSpec) *Pallet {
 	p := &Pallet{
-		spec:      spec,
-		onHand:    spec.Weight,
-		version:   1,
-		holds:     map[HoldKey]hold{},
-		confirmed: map[HoldKey]int64{},
-		given:     map[string]CentiLbs{},
+		spec:    spec,
+		onHand:  spec.Weight,
+		version: 1,
+		holds:   map[HoldKey]hold{},
 	}
 	p.ledger = append(p.ledger, LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1})
 	return p
@@ -145,7 +146,7 @@ func (p *Pallet) Confirm(keys []HoldKey, now time.Time) (int64, error) {
 			fresh++
 			continue
 		}
-		v, ok := p.confirmed[k]
+		v, ok := p.lastConfirmed[k]
 		if !ok {
 			return 0, fmt.Errorf("confirm %v on %s: %w", k, p.spec.ID, ErrHoldMissing)
 		}
@@ -155,6 +156,7 @@ func (p *Pallet) Confirm(keys []HoldKey, now time.Time) (int64, error) {
 		return repeated, nil
 	}
 	p.version++
+	p.lastConfirmed = make(map[HoldKey]int64, len(keys))
 	for _, k := range keys {
 		h, ok := p.holds[k]
 		if !ok {
@@ -163,8 +165,7 @@ func (p *Pallet) Confirm(keys []HoldKey, now time.Time) (int64, error) {
 		delete(p.holds, k)
 		p.held -= h.lbs
 		p.onHand -= h.lbs
-		p.confirmed[k] = p.version
-		p.given[k.Order] += h.lbs
+		p.lastConfirmed[k] = p.version
 		p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAllocated, Lbs: -h.lbs, OrderID: k.Order, Version: p.version})
 	}
 	p.assert()
@@ -208,15 +209,26 @@ func (p *Pallet) Adjust(delta CentiLbs, reason string, now time.Time, clamp bool
 // Return gives back everything order was allocated from this pallet and
 // bumps the version. A second return of the same order returns nothing.
 func (p *Pallet) Return(order string, now time.Time) CentiLbs {
-	lbs := p.given[order]
+	lbs := p.Holding(order)
 	if lbs == 0 {
 		return 0
 	}
-	delete(p.given, order)
 	p.onHand += lbs
 	p.version++
 	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerReturned, Lbs: lbs, OrderID: order, Version: p.version})
 	p.assert()
+	return lbs
+}
+
+// Holding is the weight order holds on this pallet: what it was allocated
+// less what it gave back, by the ledger.
+func (p *Pallet) Holding(order string) CentiLbs {
+	var lbs CentiLbs
+	for _, e := range p.ledger {
+		if e.OrderID == order && (e.Kind == LedgerAllocated || e.Kind == LedgerReturned) {
+			lbs -= e.Lbs
+		}
+	}
 	return lbs
 }
 

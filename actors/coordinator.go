@@ -641,13 +641,16 @@ func (c *coordinator) finish(ctx actor.Context, o *orderState, status inventory.
 	if status != inventory.StatusAllocated {
 		o.snap.Allocations = nil
 	}
-	o.rec.store(o.snap)
 	c.retire(o)
+	// Counted, then published, then its slot freed: whoever sees the order
+	// end also sees it in the metrics, and an idle engine has published all.
 	c.record(OrderFinished{OrderID: id, Status: status, Reason: reason})
-	c.eng.orderFinished(status, reason)
+	c.eng.metrics.finished(status, reason)
 	if f := c.eng.cfg.OnFinished; f != nil {
 		f(o.snap)
 	}
+	o.rec.store(o.snap)
+	c.eng.orderDone()
 	for _, w := range o.waiters {
 		reply := cancelReply{order: o.snap}
 		if status != inventory.StatusCancelled {
@@ -781,9 +784,9 @@ func (c *coordinator) endReturn(ctx actor.Context) {
 		// the order as finishing twice.
 		o.snap.Status, o.snap.Reason, o.snap.Allocations = op.status, op.reason, nil
 		o.snap.CompletedAt = time.Now().UTC()
-		o.rec.store(o.snap)
 		c.record(OrderFinished{OrderID: op.orderID, Status: op.status, Reason: op.reason})
 		c.eng.metrics.cancelledAfterAllocation.Add(1)
+		o.rec.store(o.snap)
 		for _, w := range o.waiters {
 			ctx.Send(w, &cancelReply{order: o.snap})
 		}

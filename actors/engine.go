@@ -170,9 +170,9 @@ func (e *Engine) lookupCoordinator(sku string) (*actor.PID, bool) {
 	return pid, ok
 }
 
-// orderFinished counts an order's first terminal state and frees its slot.
-func (e *Engine) orderFinished(status inventory.Status, reason inventory.Reason) {
-	e.metrics.finished(status, reason)
+// orderDone frees the in-flight slot of an order that reached its first
+// terminal state (already counted and published).
+func (e *Engine) orderDone() {
 	<-e.inFlight
 	if e.unfinished.Add(-1) == 0 {
 		e.idleMu.Lock()

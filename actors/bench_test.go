@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,7 +156,7 @@ func (a *mutexAllocator) allocate(req inventory.OrderRequest) inventory.Status {
 		a.head++
 	}
 	cutoff := inventory.ShelfLifeCutoff(now, req.MinShelfLifeDays)
-	start := max(a.head, sortSearch(len(a.pallets), func(i int) bool { return a.pallets[i].spec.Expires.After(cutoff) }))
+	start := max(a.head, sort.Search(len(a.pallets), func(i int) bool { return a.pallets[i].spec.Expires.After(cutoff) }))
 	need := req.Amount
 	end := start
 	for ; end < len(a.pallets) && need > 0; end++ {
@@ -183,19 +184,6 @@ func (a *mutexAllocator) allocate(req inventory.OrderRequest) inventory.Status {
 }
 
 func (a *mutexAllocator) close() {}
-
-func sortSearch(n int, f func(int) bool) int {
-	lo, hi := 0, n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if !f(m) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
 
 // seedLockAllocator is the original's algorithm: one bounded channel, one
 // worker, and per order a snapshot of every batch sorted by expiration,

@@ -42,6 +42,7 @@ type orderState struct {
 	snap      inventory.Order // published through rec on every change
 	missing   inventory.CentiLbs
 	inBatch   bool
+	queued    bool         // in c.pending
 	cancelled bool         // cancel requested while in a batch
 	waiters   []*actor.PID // cancel callers to answer
 	parked    bool         // waiting out a retry backoff
@@ -170,7 +171,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	case *retryDue:
 		if o, ok := c.orders[m.id]; ok && o.parked {
 			o.parked = false
-			c.pending = append([]*orderState{o}, c.pending...)
+			c.enqueueFront(o)
 		}
 	case *batchTimeout:
 		c.onTimeout(ctx, m)
@@ -233,7 +234,17 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
 		return
 	}
+	o.queued = true
 	c.pending = append(c.pending, o)
+}
+
+// enqueueFront puts orders at the head of the line, in their order: they
+// were ahead of everything still queued.
+func (c *coordinator) enqueueFront(orders ...*orderState) {
+	for _, o := range orders {
+		o.queued = true
+	}
+	c.pending = append(orders, c.pending...)
 }
 
 func (c *coordinator) applyChange(m *PalletChanged) {
@@ -286,7 +297,7 @@ func (c *coordinator) startBatch(ctx actor.Context) {
 	b := &batchState{id: c.nextID, at: now, holds: map[int][]inventory.HoldRequest{}, failed: map[int]bool{}}
 	n := min(len(c.pending), c.eng.cfg.BatchOrdersMax)
 	for _, o := range c.pending[:n] {
-		o.inBatch = true
+		o.inBatch, o.queued = true, false
 		o.snap.Attempts++
 		if o.snap.Status == inventory.StatusQueued {
 			o.snap.Status = inventory.StatusAllocating
@@ -425,15 +436,15 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 			}
 			committed[slot] = true
 			step.Versions[r.PalletID] = r.Version
-			if r.OnHand >= 0 { // -1: a repeated confirm, whose weight then is not known here
+			if !r.Repeated { // a repeated confirm does not know the weight at its version
 				c.view.Update(r.PalletID, r.OnHand, r.Version)
 			}
 		}
 	}
 	var (
-		again    []*orderState // plan again, before anything newer
-		finished []func()
-		clean    = true // every earlier entry committed in full
+		again   []*orderState // plan again, before anything newer
+		endings []ending      // applied after the step is recorded
+		clean   = true        // every earlier entry committed in full
 	)
 	for i, e := range b.entries {
 		o := e.o
@@ -449,26 +460,26 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 				continue
 			}
 			step.Rejections = append(step.Rejections, OrderRejection{OrderID: o.snap.Request.ID, Reason: e.reason})
-			reason := e.reason
-			finished = append(finished, func() { c.reject(ctx, o, reason) })
+			endings = append(endings, ending{o: o, status: inventory.StatusRejected, reason: e.reason})
 			continue
 		}
-		take := OrderTake{OrderID: o.snap.Request.ID}
-		for _, p := range e.parts {
-			if committed[p.Slot] {
-				take.Takes = append(take.Takes, PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs})
-				c.addAllocation(o, c.view.At(p.Slot), p.Lbs)
+		done := e.parts
+		for i, p := range e.parts { // parts are in slot (FEFO) order: the committed ones lead
+			if !committed[p.Slot] {
+				done = e.parts[:i]
+				break
 			}
 		}
-		if len(take.Takes) > 0 {
+		if len(done) > 0 {
+			take := OrderTake{OrderID: o.snap.Request.ID, Takes: make([]PalletLbs, len(done))}
+			for i, p := range done {
+				take.Takes[i] = PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs}
+			}
 			step.Takes = append(step.Takes, take)
+			c.allocate(o, done)
 		}
-		if len(take.Takes) == len(e.parts) {
-			if o.cancelled {
-				finished = append(finished, func() { c.queueReturn(o, inventory.StatusCancelled, inventory.ReasonNone) })
-			} else {
-				finished = append(finished, func() { c.finish(ctx, o, inventory.StatusAllocated, inventory.ReasonNone) })
-			}
+		if len(done) == len(e.parts) {
+			endings = append(endings, ending{o: o, status: inventory.StatusAllocated})
 			continue
 		}
 		clean = false
@@ -478,8 +489,15 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 		c.pullForward(step.Versions)
 		c.record(step)
 	}
-	for _, f := range finished {
-		f()
+	for _, end := range endings {
+		switch {
+		case end.status == inventory.StatusRejected:
+			c.reject(ctx, end.o, end.reason)
+		case end.o.cancelled:
+			c.queueReturn(end.o, inventory.StatusCancelled, inventory.ReasonNone)
+		default:
+			c.finish(ctx, end.o, inventory.StatusAllocated, inventory.ReasonNone)
+		}
 	}
 	// Release every hold that did not commit; pallets ignore unknown keys.
 	for _, slot := range b.slots {
@@ -508,8 +526,15 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 			ctx.Send(c.pids[c.view.At(slot).Spec.ID], &Release{Keys: keys})
 		}
 	}
-	c.pending = append(again, c.pending...)
+	c.enqueueFront(again...)
 	c.batch = nil
+}
+
+// ending is how a batch entry ends, applied once its step is recorded.
+type ending struct {
+	o      *orderState
+	status inventory.Status
+	reason inventory.Reason
 }
 
 // retryOrPark puts an order that did not complete back in line. An order
@@ -555,8 +580,7 @@ func (c *coordinator) backoff(conflicts int) time.Duration {
 }
 
 func (c *coordinator) alert(palletID string, r Refusal, planned, now int64) {
-	what := map[Refusal]string{RefusalStale: "version changed", RefusalInsufficient: "not enough available", RefusalHoldMissing: "hold revoked"}[r]
-	c.log.Warn(fmt.Sprintf("[ALERT] Concurrency conflict on pallet %s: %s (planned v%d, now v%d); aborting attempt", palletID, what, planned, now))
+	c.log.Warn(fmt.Sprintf("[ALERT] Concurrency conflict on pallet %s: %s (planned v%d, now v%d); aborting attempt", palletID, r, planned, now))
 	c.eng.metrics.conflicts.Add(1)
 }
 
@@ -597,13 +621,23 @@ func (c *coordinator) onTimeout(ctx actor.Context, m *batchTimeout) {
 
 // --- finishing, cancelling, returning ----------------------------------------
 
-func (c *coordinator) addAllocation(o *orderState, s *inventory.Slot, lbs inventory.CentiLbs) {
-	o.missing -= lbs
-	allocs := slices.Clone(o.snap.Allocations)
-	if i := slices.IndexFunc(allocs, func(a inventory.Allocation) bool { return a.PalletID == s.Spec.ID }); i >= 0 {
-		allocs[i].Lbs += lbs
-	} else {
-		allocs = append(allocs, inventory.Allocation{PalletID: s.Spec.ID, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier, Lbs: lbs, Expires: s.Spec.Expires})
+// allocate adds an order's committed parts to its allocations, in a new
+// slice (published snapshots share the old one). Parts arrive in FEFO
+// order, so only a repair merging into earlier allocations needs a sort.
+func (c *coordinator) allocate(o *orderState, parts []inventory.Part) {
+	prior := len(o.snap.Allocations)
+	allocs := make([]inventory.Allocation, prior, prior+len(parts))
+	copy(allocs, o.snap.Allocations)
+	for _, p := range parts {
+		s := c.view.At(p.Slot)
+		o.missing -= p.Lbs
+		if i := slices.IndexFunc(allocs, func(a inventory.Allocation) bool { return a.PalletID == s.Spec.ID }); i >= 0 {
+			allocs[i].Lbs += p.Lbs
+			continue
+		}
+		allocs = append(allocs, inventory.Allocation{PalletID: s.Spec.ID, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier, Lbs: p.Lbs, Expires: s.Spec.Expires})
+	}
+	if prior > 0 {
 		slices.SortStableFunc(allocs, func(a, b inventory.Allocation) int {
 			ia, _ := c.view.Index(a.PalletID)
 			ib, _ := c.view.Index(b.PalletID)
@@ -675,7 +709,10 @@ func (c *coordinator) queueReturn(o *orderState, status inventory.Status, reason
 // set and the line, and a parked retry finds nothing when it fires.
 func (c *coordinator) retire(o *orderState) {
 	delete(c.orders, o.snap.Request.ID)
-	c.pending = slices.DeleteFunc(c.pending, func(p *orderState) bool { return p == o })
+	if o.queued { // only an order cancelled while waiting in line is in it
+		o.queued = false
+		c.pending = slices.DeleteFunc(c.pending, func(p *orderState) bool { return p == o })
+	}
 }
 
 func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {

@@ -184,16 +184,6 @@ func (e *Engine) orderDone() {
 	}
 }
 
-// waitIdle blocks until no accepted order is unfinished: every one has
-// reached its coordinator and a terminal state there.
-func (e *Engine) waitIdle() {
-	e.idleMu.Lock()
-	defer e.idleMu.Unlock()
-	for e.unfinished.Load() > 0 {
-		e.idle.Wait()
-	}
-}
-
 // PlaceOrder accepts an order without waiting for it to be allocated. An
 // empty ID gets a random one and an empty SKU means pork. Placing an id
 // again with the same request returns the existing order and false; with a

@@ -71,3 +71,13 @@ func (e *Engine) quiesce() error {
 	}
 	return nil
 }
+
+// waitIdle blocks until no accepted order is unfinished: every one has
+// reached its coordinator and a terminal state there.
+func (e *Engine) waitIdle() {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	for e.unfinished.Load() > 0 {
+		e.idle.Wait()
+	}
+}

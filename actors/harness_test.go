@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -182,5 +181,3 @@ func ledgerSum(t testing.TB, e *Engine, id string) inventory.CentiLbs {
 	}
 	return sum
 }
-
-func lbs(w inventory.CentiLbs) string { return fmt.Sprintf("%s lb", w) }

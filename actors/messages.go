@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,6 +33,20 @@ const (
 	RefusalHoldMissing
 )
 
+func (r Refusal) String() string {
+	switch r {
+	case RefusalNone:
+		return "granted"
+	case RefusalStale:
+		return "version changed"
+	case RefusalInsufficient:
+		return "not enough available"
+	case RefusalHoldMissing:
+		return "hold revoked"
+	}
+	return fmt.Sprintf("refusal(%d)", int8(r))
+}
+
 // ReserveReply answers Reserve.
 type ReserveReply struct {
 	Batch    uint64
@@ -53,6 +68,10 @@ type ConfirmResult struct {
 	Refusal  Refusal
 	OnHand   inventory.CentiLbs
 	Version  int64
+	// Repeated: every key was confirmed before (a resent chain). Version is
+	// the one they committed at; OnHand is the pallet's current weight,
+	// which may belong to a later version.
+	Repeated bool
 }
 
 // ConfirmChain is phase 2. It visits pallets in FEFO order: each confirms

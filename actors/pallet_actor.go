@@ -84,7 +84,7 @@ func (a *palletActor) confirm(ctx actor.Context, m *ConfirmChain) {
 	if err == nil && version != s.Version {
 		// A repeated confirm: report the version it committed at; the view
 		// learns the pallet's later state from the change that followed.
-		r.Version, r.OnHand = version, -1
+		r.Version, r.Repeated = version, true
 	}
 	m.Results = append(m.Results, r)
 	if err != nil || len(m.Results) == len(m.Links) {

@@ -99,12 +99,3 @@ type Order struct {
 	AcceptedAt  time.Time
 	CompletedAt time.Time
 }
-
-// AllocatedLbs sums the order's allocations.
-func (o *Order) AllocatedLbs() CentiLbs {
-	var sum CentiLbs
-	for _, a := range o.Allocations {
-		sum += a.Lbs
-	}
-	return sum
-}

@@ -112,20 +112,24 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	assert.EqualValues(t, 60, allocated, "200,000 lb covers 60 orders of 1,500 lb")
 
-	// Every pallet's ledger sums to its weight, with chaos striking at 2 ms.
+	// Every pallet's ledger sums to its weight, with chaos striking at 2 ms:
+	// read each pallet and its ledger again until both are at one version.
 	inv = getJSON(t, base+"/api/inventory")
 	for _, b := range inv["batches"].([]any)[:20] {
-		p := b.(map[string]any)
-		led := getJSON(t, base+"/api/inventory/"+p["id"].(string)+"/ledger")
-		var sum float64
-		for _, e := range led["entries"].([]any) {
-			sum += e.(map[string]any)["lbs"].(float64)
-		}
-		now := getJSON(t, base+"/api/inventory/"+p["id"].(string))
-		// The pallet may be struck between the two reads: compare versions.
-		if now["version"] == led["entries"].([]any)[len(led["entries"].([]any))-1].(map[string]any)["version"] {
-			assert.InDelta(t, now["weightLbs"].(float64), sum, 1e-6)
-		}
+		id := b.(map[string]any)["id"].(string)
+		require.Eventually(t, func() bool {
+			led := getJSON(t, base+"/api/inventory/"+id+"/ledger")["entries"].([]any)
+			now := getJSON(t, base+"/api/inventory/"+id)
+			if now["version"] != led[len(led)-1].(map[string]any)["version"] {
+				return false // struck between the two reads
+			}
+			var sum float64
+			for _, e := range led {
+				sum += e.(map[string]any)["lbs"].(float64)
+			}
+			assert.InDelta(t, now["weightLbs"].(float64), sum, 1e-6, "pallet %s", id)
+			return true
+		}, 10*time.Second, time.Millisecond)
 	}
 
 	metrics, err := http.Get(base + "/metrics")

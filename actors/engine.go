@@ -427,10 +427,14 @@ func (e *Engine) Close(ctx context.Context) error {
 	<-e.dispatched
 	_ = e.system.Root.StopFuture(e.sweeper).Wait()
 	e.coordMu.Lock()
+	pids := make([]*actor.PID, 0, len(e.coordinators))
 	for _, pid := range e.coordinators {
-		_ = e.system.Root.StopFuture(pid).Wait()
+		pids = append(pids, pid)
 	}
 	e.coordMu.Unlock()
+	for _, pid := range pids { // not under the lock: each waits for an actor to stop
+		_ = e.system.Root.StopFuture(pid).Wait()
+	}
 	e.system.EventStream.Unsubscribe(e.failSub)
 	e.system.Shutdown()
 	return err

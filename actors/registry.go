@@ -61,8 +61,15 @@ func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.
 	for i, e := range entries {
 		e.pid = pids[i]
 	}
-	l := append(r.bySKU[sku], entries...)
-	slices.SortFunc(l, func(a, b *palletEntry) int { return inventory.FEFOCompare(&a.spec, &b.spec) })
+	byFEFO := func(a, b *palletEntry) int { return inventory.FEFOCompare(&a.spec, &b.spec) }
+	l := r.bySKU[sku]
+	if len(entries) == 1 { // a single receipt: insert in place
+		i, _ := slices.BinarySearchFunc(l, entries[0], byFEFO)
+		r.bySKU[sku] = slices.Insert(l, i, entries[0])
+		return
+	}
+	l = append(l, entries...)
+	slices.SortFunc(l, byFEFO)
 	r.bySKU[sku] = l
 }
 

@@ -63,9 +63,6 @@ func (in orderRequestJSON) request(idempotencyKey string) (inventory.OrderReques
 }
 
 func (s *Server) placeOrder(c echo.Context) error {
-	if err := s.refuseWrites(); err != nil {
-		return err
-	}
 	var in orderRequestJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -117,9 +114,6 @@ func (s *Server) getOrder(c echo.Context) error {
 }
 
 func (s *Server) cancelOrder(c echo.Context) error {
-	if err := s.refuseWrites(); err != nil {
-		return err
-	}
 	o, err := s.eng.CancelOrder(c.Param("id"))
 	if err != nil {
 		return err

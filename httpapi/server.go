@@ -56,14 +56,15 @@ func New(cfg Config) *Server {
 
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
-	api.POST("/orders", s.placeOrder, sales)
+	write := s.refuseWrites // every POST: 503 before the warehouse is loaded and while draining
+	api.POST("/orders", s.placeOrder, sales, write)
 	api.GET("/orders", s.listOrders, viewer)
 	api.GET("/orders/:id", s.getOrder, viewer)
-	api.POST("/orders/:id/cancel", s.cancelOrder, sales)
-	api.POST("/inventory", s.receivePallet, operator)
+	api.POST("/orders/:id/cancel", s.cancelOrder, sales, write)
+	api.POST("/inventory", s.receivePallet, operator, write)
 	api.GET("/inventory", s.listInventory, viewer)
 	api.GET("/inventory/:id", s.getPallet, viewer)
-	api.POST("/inventory/:id/adjustments", s.adjustPallet, operator)
+	api.POST("/inventory/:id/adjustments", s.adjustPallet, operator, write)
 	api.GET("/inventory/:id/ledger", s.getLedger, viewer)
 
 	e.GET("/healthz", s.healthz)
@@ -108,14 +109,16 @@ func (s *Server) readyz(c echo.Context) error {
 
 // refuseWrites answers 503 to writes before the warehouse is loaded and
 // once shutdown began.
-func (s *Server) refuseWrites() error {
-	switch {
-	case s.draining.Load():
-		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down; retry against another instance")
-	case !s.ready.Load():
-		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
+func (s *Server) refuseWrites(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch {
+		case s.draining.Load():
+			return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down; retry against another instance")
+		case !s.ready.Load():
+			return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
+		}
+		return next(c)
 	}
-	return nil
 }
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {

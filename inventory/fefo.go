@@ -55,6 +55,17 @@ func (v *View) Insert(specs ...PalletSpec) {
 	if len(v.touched) > 0 {
 		panic("fefo view: insert during an open plan")
 	}
+	if len(specs) == 1 { // a single receipt: place it, re-index only what moved
+		s := specs[0]
+		i, _ := slices.BinarySearchFunc(v.slots, s, func(a Slot, b PalletSpec) int { return FEFOCompare(&a.Spec, &b) })
+		v.slots = slices.Insert(v.slots, i, Slot{Spec: s, OnHand: s.Weight, Version: 1})
+		v.taken = append(v.taken, 0)
+		for j := i; j < len(v.slots); j++ {
+			v.index[v.slots[j].Spec.ID] = j
+		}
+		v.head = min(v.head, i)
+		return
+	}
 	for _, s := range specs {
 		v.slots = append(v.slots, Slot{Spec: s, OnHand: s.Weight, Version: 1})
 	}

@@ -100,3 +100,27 @@ func TestViewUpdateKeepsNewestVersion(t *testing.T) {
 	parts, _ = v.Plan(Lbs(10), t0, nil)
 	assert.Equal(t, []string{"a", "b"}, ids(v, parts), "weight coming back to an earlier pallet is used first")
 }
+
+func TestInsertOneKeepsOrderIndexAndHead(t *testing.T) {
+	v := viewOf(spec("b", 100, 6), spec("d", 100, 8))
+	parts, _ := v.Plan(Lbs(100), t0, nil) // empties b
+	v.ResetPlan()
+	require.True(t, v.Update(ids(v, parts)[0], 0, 2))
+	_, _ = v.Plan(Lbs(1), t0, nil) // moves the head past the emptied b
+	v.ResetPlan()
+
+	for _, s := range []PalletSpec{spec("e", 100, 9), spec("a", 100, 5), spec("c", 100, 7)} {
+		v.Insert(s)
+	}
+	var order []string
+	for i := range v.Len() {
+		order = append(order, v.At(i).Spec.ID)
+		j, ok := v.Index(v.At(i).Spec.ID)
+		require.True(t, ok)
+		require.Equal(t, i, j, "index of %s", v.At(i).Spec.ID)
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, order)
+	parts, reason := v.Plan(Lbs(150), t0, nil)
+	require.Equal(t, ReasonNone, reason)
+	assert.Equal(t, []string{"a", "c"}, ids(v, parts), "a receipt earlier than the head is planned first")
+}

@@ -106,9 +106,7 @@ type Allocation struct {
 	Lbs      json.Number `json:"lbs"`
 }
 
-func terminal(status string) bool {
-	return status == "allocated" || status == "rejected" || status == "cancelled"
-}
+func terminal(status string) bool { return inventory.Status(status).Terminal() }
 
 // follow long-polls an order until it is terminal or ctx ends.
 func (c *client) follow(ctx context.Context, id string) (Order, error) {

@@ -18,4 +18,6 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrExpired: a pallet received already past its expiration.
 	ErrExpired = errors.New("already expired")
+	// ErrCorrupt: stored state breaks what the bookkeeping guarantees.
+	ErrCorrupt = errors.New("stored state is inconsistent")
 )

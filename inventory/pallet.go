@@ -263,3 +263,28 @@ func (p *Pallet) assert() {
 		panic(fmt.Sprintf("pallet %s: on hand %d, held %d centi-lbs", p.spec.ID, p.onHand, p.held))
 	}
 }
+
+// RestorePallet rebuilds a pallet from its receipt and its ledger, as
+// stored: on-hand weight is the ledger's sum and the version its last
+// entry's. It checks what every ledger written by Pallet satisfies — a
+// receipt first, versions rising by one per change (entries of one confirm
+// share theirs), never a negative weight — and fails with ErrCorrupt
+// naming the first entry that breaks it.
+func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
+	if len(ledger) == 0 || ledger[0].Kind != LedgerReceived || ledger[0].Version != 1 || ledger[0].Lbs != spec.Weight {
+		return nil, fmt.Errorf("pallet %s: %w: ledger does not start with its receipt of %s lbs", spec.ID, ErrCorrupt, spec.Weight)
+	}
+	p := &Pallet{spec: spec, onHand: spec.Weight, version: 1, holds: map[HoldKey]hold{}, ledger: ledger}
+	for i, e := range ledger[1:] {
+		sameConfirm := e.Kind == LedgerAllocated && ledger[i].Kind == LedgerAllocated && e.Version == p.version
+		switch {
+		case e.Version != p.version+1 && !sameConfirm:
+			return nil, fmt.Errorf("pallet %s: %w: ledger entry %d at version %d after version %d", spec.ID, ErrCorrupt, i+1, e.Version, p.version)
+		case e.Kind == LedgerReceived || p.onHand+e.Lbs < 0:
+			return nil, fmt.Errorf("pallet %s: %w: ledger entry %d (%s %s lbs) on %s lbs", spec.ID, ErrCorrupt, i+1, e.Kind, e.Lbs, p.onHand)
+		}
+		p.onHand += e.Lbs
+		p.version = e.Version
+	}
+	return p, nil
+}

@@ -133,3 +133,35 @@ func TestPalletHoldsExpire(t *testing.T) {
 	assert.Equal(t, 1, p.ExpireHolds(t0.Add(time.Hour)))
 	assert.Zero(t, p.State().Held)
 }
+
+func TestRestorePalletRebuildsWhatTheLedgerSays(t *testing.T) {
+	spec := PalletSpec{ID: "P1", SKU: "pork", Weight: Lbs(100), Received: time.Unix(0, 0).UTC(), Expires: time.Unix(0, 0).Add(240 * time.Hour).UTC()}
+	p := NewPallet(spec)
+	now := spec.Received
+	require.NoError(t, p.Reserve(1, []HoldRequest{{Key: HoldKey{"a", 1}, Lbs: Lbs(10)}, {Key: HoldKey{"b", 1}, Lbs: Lbs(20)}}, now.Add(time.Hour)))
+	_, err := p.Confirm([]HoldKey{{"a", 1}, {"b", 1}}, now)
+	require.NoError(t, err)
+	_, _, err = p.Adjust(Lbs(-5), "dropped box", now, false)
+	require.NoError(t, err)
+	p.Return("a", now)
+
+	got, err := RestorePallet(spec, p.Ledger())
+	require.NoError(t, err)
+	require.Equal(t, p.State(), got.State())
+	require.Equal(t, p.Ledger(), got.Ledger())
+	require.Equal(t, Lbs(20), got.Holding("b"), "what an order holds comes back with the ledger")
+
+	t.Run("broken ledgers are refused", func(t *testing.T) {
+		l := p.Ledger()
+		for name, broken := range map[string][]LedgerEntry{
+			"empty":            nil,
+			"no receipt first": l[1:],
+			"version gap":      append(append([]LedgerEntry{}, l[:3]...), l[4]),
+			"below zero":       append(append([]LedgerEntry{}, l...), LedgerEntry{Kind: LedgerAdjusted, Lbs: Lbs(-1000), Version: 6}),
+			"second receipt":   append(append([]LedgerEntry{}, l...), LedgerEntry{Kind: LedgerReceived, Lbs: Lbs(1), Version: 6}),
+		} {
+			_, err := RestorePallet(spec, broken)
+			require.ErrorIs(t, err, ErrCorrupt, name)
+		}
+	})
+}

@@ -1,0 +1,273 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Errors of the journal, for callers to branch on.
+var (
+	// ErrFailed: a write failed (a full disk, an I/O error). Nothing after
+	// it is persisted or acknowledged; the journal takes no more writes.
+	ErrFailed = errors.New("journal write failed")
+	// ErrCorrupt: the data directory holds something that is not a
+	// readable Baconator journal.
+	ErrCorrupt = errors.New("data directory unreadable")
+	// ErrClosed: the journal was closed.
+	ErrClosed = errors.New("journal closed")
+)
+
+// Limits of group commit.
+const (
+	// queueCapacity bounds commits waiting for the writer; past it
+	// callers wait, which only happens when the disk cannot keep up.
+	queueCapacity = 4096
+	// groupCommitsMax bounds how many commits share one write and sync.
+	groupCommitsMax = 4096
+)
+
+// Options configures Open.
+type Options struct {
+	// FS is the filesystem; nil is the operating system's. Tests pass
+	// Pebble's in-memory and crash-simulating filesystems.
+	FS vfs.FS
+	// Logger receives the journal's log lines and Pebble's.
+	Logger *slog.Logger
+}
+
+// Journal is an open journal. Its methods are safe for concurrent use.
+type Journal struct {
+	db  *pebble.DB
+	dir string
+	log *slog.Logger
+
+	mu     sync.RWMutex // held shared to enqueue, exclusively to close
+	closed bool
+	queue  chan *request
+	done   chan struct{} // closed when the writer has stopped
+
+	failed  atomic.Pointer[error]
+	commits atomic.Int64
+	groups  atomic.Int64
+}
+
+type request struct {
+	b    *Batch
+	done chan error
+}
+
+// Open opens the journal in dir, creating it if dir is missing or empty.
+// A directory that holds anything but a Baconator journal, or one Pebble
+// cannot read, is refused with ErrCorrupt: never a fresh start over it.
+func Open(dir string, o Options) (*Journal, error) {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	fresh, err := isFresh(o.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:               o.FS,
+		Logger:           pebbleLogger{o.Logger.With("component", "pebble")},
+		ErrorIfNotExists: !fresh,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
+	}
+	if err := checkFormat(db, fresh); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
+	}
+	j := &Journal{db: db, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{})}
+	go j.write()
+	return j, nil
+}
+
+// isFresh reports whether dir is missing or empty: the only places a new
+// journal is created.
+func isFresh(fs vfs.FS, dir string) (bool, error) {
+	names, err := fs.List(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(names) == 0, nil
+}
+
+func checkFormat(db *pebble.DB, fresh bool) error {
+	if fresh {
+		return db.Set(formatKey, []byte(formatV1), pebble.Sync)
+	}
+	v, closer, err := db.Get(formatKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return errors.New("a Pebble database, but not a Baconator journal")
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if string(v) != formatV1 {
+		return fmt.Errorf("journal format %q, want %q", v, formatV1)
+	}
+	return nil
+}
+
+// Dir is the journal's directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// Commit writes b and returns once it is durable. Concurrent commits share
+// one write and one sync. After a write error it fails with ErrFailed and
+// writes nothing.
+func (j *Journal) Commit(b *Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := j.Err(); err != nil {
+		return err
+	}
+	r := &request{b: b, done: make(chan error, 1)}
+	j.mu.RLock()
+	if j.closed {
+		j.mu.RUnlock()
+		return ErrClosed
+	}
+	j.queue <- r // the writer drains the queue until it is closed
+	j.mu.RUnlock()
+	return <-r.done
+}
+
+// Err is the write error that stopped the journal, or nil.
+func (j *Journal) Err() error {
+	if p := j.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Stats counts commits and the groups (writes and syncs) they shared.
+func (j *Journal) Stats() (commits, groups int64) { return j.commits.Load(), j.groups.Load() }
+
+// write is the one writer: it takes what is queued, writes it as one batch
+// and syncs once, and answers every commit in the group.
+func (j *Journal) write() {
+	defer close(j.done)
+	group := make([]*request, 0, 64)
+	for r := range j.queue {
+		group = append(group[:0], r)
+	more:
+		for len(group) < groupCommitsMax {
+			select {
+			case r, ok := <-j.queue:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		err := j.Err()
+		if err == nil {
+			if err = j.apply(group); err != nil {
+				err = j.fail(err)
+			}
+		}
+		for _, r := range group {
+			r.done <- err
+		}
+		clear(group)
+	}
+}
+
+func (j *Journal) apply(group []*request) (err error) {
+	pb := j.db.NewBatch()
+	for _, r := range group {
+		for _, kv := range r.b.kvs {
+			if err := pb.Set(kv.key, kv.value, nil); err != nil {
+				return err
+			}
+		}
+	}
+	// Pebble reports a failed commit through Logger.Fatalf, which our
+	// logger turns into a panic so that it can be answered as an error.
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = f
+		}
+	}()
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	j.commits.Add(int64(len(group)))
+	j.groups.Add(1)
+	return pb.Close()
+}
+
+func (j *Journal) fail(cause error) error {
+	err := fmt.Errorf("%w in %s: %v", ErrFailed, j.dir, cause)
+	if j.failed.CompareAndSwap(nil, &err) {
+		j.log.Error(fmt.Sprintf("[ALERT] Journal write failed in %s: %v. Nothing after it was acknowledged; refusing every write until a restart recovers from what was persisted.", j.dir, cause))
+	}
+	return j.Err()
+}
+
+// Close stops the writer after the commits already queued and closes the
+// database. After a write error it still closes what it can; what counts
+// then is recovery at the next start.
+func (j *Journal) Close() (err error) {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	close(j.queue)
+	j.mu.Unlock()
+	<-j.done
+	if j.Err() != nil {
+		defer func() { _ = recover() }() // a failed Pebble may report its state by Fatalf
+		_ = j.db.Close()
+		return nil
+	}
+	if err := j.db.Close(); err != nil {
+		return fmt.Errorf("close journal in %s: %w", j.dir, err)
+	}
+	return nil
+}
+
+// fatalError is Pebble's report of a failure it cannot go on from.
+type fatalError struct{ msg string }
+
+func (f fatalError) Error() string { return f.msg }
+
+// pebbleLogger routes Pebble's log lines to slog. Pebble's Fatalf would
+// exit the process; this one panics instead, and apply recovers it when it
+// comes from a commit. Anywhere else it still ends the process.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic(fatalError{msg})
+}

@@ -1,0 +1,180 @@
+package journal_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baconator/baconator/internal/testkit"
+	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/journal"
+)
+
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
+
+var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+func order(id string) inventory.Order {
+	return inventory.Order{Request: inventory.OrderRequest{ID: id, Customer: "c", SKU: "pork", Amount: inventory.Lbs(10), CreatedAt: t0},
+		Status: inventory.StatusQueued, AcceptedAt: t0}
+}
+
+func pallet(id string) inventory.PalletSpec {
+	return inventory.PalletSpec{ID: id, SKU: "pork", Lot: "L", Supplier: "S", Weight: inventory.Lbs(100), Received: t0, Expires: t0.Add(240 * time.Hour)}
+}
+
+func open(t *testing.T, fs vfs.FS, dir string) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(dir, journal.Options{FS: fs})
+	require.NoError(t, err)
+	return j
+}
+
+func TestWhatWasCommittedIsLoadedBack(t *testing.T) {
+	fs := vfs.NewMem()
+	j := open(t, fs, "data")
+	var b journal.Batch
+	b.PutPallet(pallet("P/1")) // ids may hold any byte
+	b.AppendLedger("P/1", 0, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerReceived, Lbs: inventory.Lbs(100), Version: 1})
+	b.PutOrder(order("A"))
+	require.NoError(t, j.Commit(&b))
+
+	var b2 journal.Batch
+	done := order("A")
+	done.Status = inventory.StatusAllocated
+	b2.AppendLedger("P/1", 0, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(10), OrderID: "A", Version: 2})
+	b2.AppendLedger("P/1", 1, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(5), OrderID: "B", Version: 2})
+	b2.PutOrder(done) // replaces the queued snapshot
+	require.NoError(t, j.Commit(&b2))
+	require.NoError(t, j.Close())
+
+	j = open(t, fs, "data")
+	defer j.Close()
+	st, err := j.Load()
+	require.NoError(t, err)
+	require.Equal(t, []inventory.Order{done}, st.Orders)
+	require.Len(t, st.Pallets, 1)
+	require.Equal(t, pallet("P/1"), st.Pallets[0].Spec)
+	require.Len(t, st.Pallets[0].Ledger, 3)
+	require.Equal(t, "B", st.Pallets[0].Ledger[2].OrderID, "entries of one version keep their order")
+}
+
+func TestConcurrentCommitsShareSyncs(t *testing.T) {
+	j := open(t, vfs.NewMem(), "data")
+	defer j.Close()
+	const writers, each = 32, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				var b journal.Batch
+				b.PutOrder(order(fmt.Sprintf("o-%d-%d", w, i)))
+				require.NoError(t, j.Commit(&b))
+			}
+		})
+	}
+	wg.Wait()
+	commits, groups := j.Stats()
+	require.EqualValues(t, writers*each, commits)
+	require.Less(t, groups, commits, "concurrent commits must share groups")
+	st, err := j.Load()
+	require.NoError(t, err)
+	require.Len(t, st.Orders, writers*each)
+}
+
+func TestAnUnreadableDirectoryIsRefused(t *testing.T) {
+	t.Run("a directory of other files", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o600))
+		_, err := journal.Open(dir, journal.Options{})
+		require.ErrorIs(t, err, journal.ErrCorrupt)
+		require.ErrorContains(t, err, dir)
+	})
+	t.Run("a Pebble database that is not a journal", func(t *testing.T) {
+		dir := t.TempDir()
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
+		require.NoError(t, err)
+		require.NoError(t, db.Set([]byte("x"), []byte("y"), pebble.Sync))
+		require.NoError(t, db.Close())
+		_, err = journal.Open(dir, journal.Options{})
+		require.ErrorIs(t, err, journal.ErrCorrupt)
+		require.ErrorContains(t, err, "not a Baconator journal")
+	})
+	t.Run("a damaged manifest", func(t *testing.T) {
+		dir := t.TempDir()
+		j := open(t, nil, dir)
+		require.NoError(t, j.Close())
+		names, err := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, names)
+		for _, n := range names {
+			require.NoError(t, os.WriteFile(n, []byte("garbage garbage garbage"), 0o600))
+		}
+		_, err = journal.Open(dir, journal.Options{})
+		require.ErrorIs(t, err, journal.ErrCorrupt)
+	})
+	t.Run("a value that does not decode", func(t *testing.T) {
+		dir := t.TempDir()
+		j := open(t, nil, dir)
+		require.NoError(t, j.Close())
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
+		require.NoError(t, err)
+		require.NoError(t, db.Set([]byte("oX"), []byte("{not json"), pebble.Sync))
+		require.NoError(t, db.Close())
+		j = open(t, nil, dir)
+		defer j.Close()
+		_, err = j.Load()
+		require.ErrorIs(t, err, journal.ErrCorrupt)
+		require.ErrorContains(t, err, `key "oX"`)
+	})
+}
+
+// A full disk fails the commit that meets it, and every one after it: the
+// journal never acknowledges what it did not persist.
+func TestAWriteErrorStopsTheJournal(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	j := open(t, fs, "data")
+	defer j.Close()
+	var b journal.Batch
+	b.PutOrder(order("before"))
+	require.NoError(t, j.Commit(&b))
+
+	full.Store(true)
+	b = journal.Batch{}
+	b.PutOrder(order("during"))
+	err := j.Commit(&b)
+	require.ErrorIs(t, err, journal.ErrFailed)
+	require.ErrorContains(t, err, "no space left")
+
+	full.Store(false)
+	b = journal.Batch{}
+	b.PutOrder(order("after"))
+	require.ErrorIs(t, j.Commit(&b), journal.ErrFailed, "the journal stays stopped")
+	require.True(t, errors.Is(j.Err(), journal.ErrFailed))
+}
+
+// quiet keeps Pebble's own log lines out of the test output.
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/journal"
 )
 
 // Config configures an Engine. Build it from DefaultConfig and check it
@@ -42,6 +43,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Recorder, if set, receives every coordinator's events in order.
 	Recorder Recorder
+	// Journal, if set, makes the engine durable: it journals every change
+	// before anyone sees it, and Recover rebuilds the warehouse from it.
+	// Nil keeps everything in memory.
+	Journal *journal.Journal
 	// OnFinished, if set, is called with each order's first terminal state,
 	// from inside its coordinator: it must be quick (a metric, not I/O).
 	OnFinished func(inventory.Order)

@@ -16,10 +16,12 @@ import (
 type (
 	placeOrder     struct{ rec *orderRecord }
 	receivePallets struct {
-		specs   []inventory.PalletSpec
-		entries []*palletEntry
-		replyTo *actor.PID
+		pallets  []*inventory.Pallet
+		entries  []*palletEntry
+		restored bool // from the journal at start-up: already durable
+		replyTo  *actor.PID
 	}
+	receivedPallets struct{ err error }
 	cancelOrder struct {
 		rec     *orderRecord
 		replyTo *actor.PID
@@ -91,6 +93,8 @@ type returnOp struct {
 	pallets     []string
 	outstanding int
 	returns     []PalletLbs
+	entries     []inventory.LedgerEntry // the returns' ledger lines, as the pallets wrote them
+	onHand      []inventory.CentiLbs    // each pallet's weight after its return
 	versions    map[string]int64
 	status      inventory.Status
 	reason      inventory.Reason
@@ -120,6 +124,8 @@ type coordinator struct {
 	flushers    []*actor.PID
 	timers      selfTimers
 	nextID      uint64
+	entries     map[string]*palletEntry
+	out         outcome // what the message being handled changed
 }
 
 func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
@@ -129,15 +135,18 @@ func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 		log:    eng.log.With("sku", sku),
 		rng:    rand.New(rand.NewPCG(seed, 0x6261636f6e)),
 		view:   inventory.NewView(),
-		pids:   map[string]*actor.PID{},
-		orders: map[string]*orderState{},
-		early:  map[string]bool{},
+		pids:    map[string]*actor.PID{},
+		entries: map[string]*palletEntry{},
+		orders:  map[string]*orderState{},
+		early:   map[string]bool{},
+		out:     outcome{journaled: eng.journal != nil, index: map[*palletEntry]int{}},
 	}
 }
 
 func (c *coordinator) busy() bool { return c.batch != nil || c.ret != nil }
 
 func (c *coordinator) Receive(ctx actor.Context) {
+	defer c.commit(ctx) // journal what the message changed, then show it
 	switch m := ctx.Message().(type) {
 	case *placeOrder:
 		c.accept(ctx, m.rec)
@@ -217,7 +226,7 @@ func (c *coordinator) maybeStart(ctx actor.Context) {
 			continue
 		}
 		for _, f := range c.flushers {
-			ctx.Send(f, &Flushed{})
+			c.out.reply(f, &Flushed{}, nil)
 		}
 		c.flushers = nil
 		return
@@ -227,7 +236,8 @@ func (c *coordinator) maybeStart(ctx actor.Context) {
 func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 	snap := rec.load()
 	id := snap.Request.ID
-	o := &orderState{rec: rec, snap: snap, missing: snap.Request.Amount}
+	// A recovered order keeps what it had committed: only the rest is missing.
+	o := &orderState{rec: rec, snap: snap, missing: snap.Request.Amount - total(snap.Allocations)}
 	c.orders[id] = o
 	if c.early[id] {
 		delete(c.early, id)
@@ -249,6 +259,10 @@ func (c *coordinator) enqueueFront(orders ...*orderState) {
 
 func (c *coordinator) applyChange(m *PalletChanged) {
 	c.view.Update(m.PalletID, m.OnHand, m.Version)
+	onHand := c.out.ledger(c.entries[m.PalletID], inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerAdjusted, Lbs: m.Delta, Reason: m.Reason, Version: m.Version})
+	if onHand != m.OnHand {
+		panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", m.PalletID, onHand, m.Version, m.OnHand))
+	}
 	if m.Reason == inventory.ReasonChaos {
 		c.eng.metrics.strikes.Add(1)
 		c.log.Info(fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
@@ -257,16 +271,36 @@ func (c *coordinator) applyChange(m *PalletChanged) {
 	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
 }
 
+// receive spawns pallet actors: new ones (journaled with their receipt),
+// or ones restored from the journal at start-up (already durable).
 func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
-	pids := make([]*actor.PID, len(m.specs))
-	for i, spec := range m.specs {
-		pids[i] = ctx.Spawn(newPalletProps(inventory.NewPallet(spec), ctx.Self(), m.entries[i]))
-		c.pids[spec.ID] = pids[i]
+	pids := make([]*actor.PID, len(m.pallets))
+	specs := make([]inventory.PalletSpec, len(m.pallets))
+	for i, p := range m.pallets {
+		s := p.State()
+		specs[i] = s.Spec
+		en := m.entries[i]
+		en.state.Store(&s)
+		pids[i] = ctx.Spawn(newPalletProps(p, ctx.Self(), en))
+		c.pids[s.Spec.ID], c.entries[s.Spec.ID] = pids[i], en
+		if m.restored {
+			en.durable.Store(&s)
+		} else {
+			c.out.receive(en, s.Spec)
+		}
 	}
-	c.view.Insert(m.specs...)
+	c.view.Insert(specs...)
+	if m.restored {
+		for _, p := range m.pallets {
+			s := p.State()
+			c.view.Update(s.Spec.ID, s.OnHand, s.Version)
+		}
+	}
 	c.eng.pallets.list(c.sku, m.entries, pids)
-	c.record(PalletsReceived{Specs: m.specs})
-	ctx.Send(m.replyTo, struct{}{})
+	if !m.restored {
+		c.record(PalletsReceived{Specs: specs})
+	}
+	c.out.reply(m.replyTo, &receivedPallets{}, func(err error) any { return &receivedPallets{err: err} })
 }
 
 // pullForward applies, before an operation's own event, the stashed changes
@@ -302,7 +336,7 @@ func (c *coordinator) startBatch(ctx actor.Context) {
 		if o.snap.Status == inventory.StatusQueued {
 			o.snap.Status = inventory.StatusAllocating
 		}
-		o.rec.store(o.snap)
+		c.out.publish(o.rec, o.snap, false)
 		e := batchEntry{o: o, attempt: int32(o.snap.Attempts)}
 		cutoff := inventory.ShelfLifeCutoff(now, o.snap.Request.MinShelfLifeDays)
 		e.parts, e.reason = c.view.Plan(o.missing, cutoff, nil)
@@ -488,6 +522,11 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
 		c.pullForward(step.Versions)
 		c.record(step)
+		for _, t := range step.Takes {
+			for _, p := range t.Takes {
+				c.out.ledger(c.entries[p.PalletID], inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
+			}
+		}
 	}
 	for _, end := range endings {
 		switch {
@@ -553,7 +592,7 @@ func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted b
 		return append(again, o)
 	}
 	o.snap.Conflicts++
-	o.rec.store(o.snap)
+	c.out.publish(o.rec, o.snap, false)
 	if o.snap.Conflicts > c.eng.cfg.RetryAttemptsMax {
 		c.reject(ctx, o, inventory.ReasonContention)
 		return again
@@ -676,22 +715,20 @@ func (c *coordinator) finish(ctx actor.Context, o *orderState, status inventory.
 		o.snap.Allocations = nil
 	}
 	c.retire(o)
-	// Counted, then published, then its slot freed: whoever sees the order
-	// end also sees it in the metrics, and an idle engine has published all.
 	c.record(OrderFinished{OrderID: id, Status: status, Reason: reason})
-	c.eng.metrics.finished(status, reason)
-	if f := c.eng.cfg.OnFinished; f != nil {
-		f(o.snap)
-	}
-	o.rec.store(o.snap)
-	c.eng.orderDone()
+	c.out.publish(o.rec, o.snap, true).finished = true
 	for _, w := range o.waiters {
 		reply := cancelReply{order: o.snap}
 		if status != inventory.StatusCancelled {
 			reply.err = fmt.Errorf("cancel order %s: it ended %s: %w", id, status, ErrNotCancellable)
 		}
-		ctx.Send(w, &reply)
+		c.out.reply(w, &reply, cancelFailed(id))
 	}
+}
+
+// cancelFailed answers a cancel whose outcome the journal refused.
+func cancelFailed(id string) func(error) any {
+	return func(err error) any { return &cancelReply{err: fmt.Errorf("cancel order %s: %w", id, err)} }
 }
 
 func (c *coordinator) queueReturn(o *orderState, status inventory.Status, reason inventory.Reason) {
@@ -731,9 +768,9 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 		// Still on its way from the intake: it is cancelled now, and dropped
 		// when it arrives (its in-flight slot is freed then).
 		snap.Status, snap.CompletedAt = inventory.StatusCancelled, time.Now().UTC()
-		m.rec.store(snap)
+		c.out.publish(m.rec, snap, true)
 		c.early[id] = true
-		ctx.Send(m.replyTo, &cancelReply{order: snap})
+		c.out.reply(m.replyTo, &cancelReply{order: snap}, cancelFailed(id))
 	case c.returning(id) != nil:
 		op := c.returning(id)
 		if op.status == inventory.StatusCancelled {
@@ -797,6 +834,8 @@ func (c *coordinator) onReturnReply(ctx actor.Context, m *ReturnReply) {
 	if m.Lbs > 0 {
 		op.returns = append(op.returns, PalletLbs{PalletID: m.PalletID, Lbs: m.Lbs})
 		op.versions[m.PalletID] = m.Version
+		op.entries = append(op.entries, inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerReturned, Lbs: m.Lbs, OrderID: op.orderID, Version: m.Version})
+		op.onHand = append(op.onHand, m.OnHand)
 		c.view.Update(m.PalletID, m.OnHand, m.Version)
 	}
 	op.outstanding--
@@ -814,6 +853,11 @@ func (c *coordinator) endReturn(ctx actor.Context) {
 	if len(op.returns) > 0 {
 		c.pullForward(op.versions)
 		c.record(OrderReturned{OrderID: op.orderID, Returns: op.returns, Versions: op.versions, At: time.Now().UTC()})
+		for i, e := range op.entries {
+			if onHand := c.out.ledger(c.entries[op.returns[i].PalletID], e); onHand != op.onHand[i] {
+				panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", op.returns[i].PalletID, onHand, e.Version, op.onHand[i]))
+			}
+		}
 	}
 	o := &orderState{rec: op.rec, snap: op.rec.load(), waiters: op.waiters}
 	if !op.finishSlot {
@@ -822,10 +866,9 @@ func (c *coordinator) endReturn(ctx actor.Context) {
 		o.snap.Status, o.snap.Reason, o.snap.Allocations = op.status, op.reason, nil
 		o.snap.CompletedAt = time.Now().UTC()
 		c.record(OrderFinished{OrderID: op.orderID, Status: op.status, Reason: op.reason})
-		c.eng.metrics.cancelledAfterAllocation.Add(1)
-		o.rec.store(o.snap)
+		c.out.publish(o.rec, o.snap, true).cancelledAfter = true
 		for _, w := range o.waiters {
-			ctx.Send(w, &cancelReply{order: o.snap})
+			c.out.reply(w, &cancelReply{order: o.snap}, cancelFailed(op.orderID))
 		}
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/journal"
 )
 
 // Errors of the engine's API, for callers to branch on.
@@ -25,6 +26,10 @@ var (
 	ErrDuplicatePallet = errors.New("pallet id already received")
 	ErrNotCancellable  = errors.New("order cannot be cancelled")
 	ErrClosed          = errors.New("engine closed")
+	// ErrUnavailable: the engine cannot persist, so it takes no writes —
+	// it is still recovering, or its journal failed (the wrapped error says
+	// why; a restart recovers from what was persisted).
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // apiTimeout bounds how long an API call waits on an actor. Replies are
@@ -42,6 +47,12 @@ type Engine struct {
 	pallets *palletRegistry
 	orders  *orderBook
 	metrics metrics
+	journal *journal.Journal // nil: in memory only
+
+	// durableChanged is notified whenever coordinators publish durable
+	// pallet states (or fail to): adjustments wait on it.
+	durableChanged notifier
+	recovered      atomic.Bool // writes are taken only once recovery is done
 
 	// resume is the supervision of every actor here: a panic (a programmer
 	// error, counted in Failures) drops the message that caused it and the
@@ -93,8 +104,8 @@ func New(cfg Config) (*Engine, error) {
 		log:          log,
 		pallets:      newPalletRegistry(),
 		orders:       newOrderBook(),
+		journal:      cfg.Journal,
 		coordinators: map[string]*actor.PID{},
-		intake:       make(chan *orderRecord, cfg.IntakeCapacity),
 		inFlight:     make(chan struct{}, cfg.OrdersInFlightMax),
 		allDone:      make(chan struct{}),
 		stop:         make(chan struct{}),
@@ -119,12 +130,41 @@ func New(cfg Config) (*Engine, error) {
 			e.log.Debug("dead letter", "to", ev.PID.String(), "message", fmt.Sprintf("%T", ev.Message))
 		}
 	})
-	go e.dispatch()
 	e.sweeper = e.system.Root.Spawn(newSweeperProps(e))
-	if cfg.Chaos.Interval > 0 {
-		e.chaos = e.system.Root.Spawn(newChaosProps(e, cfg.Chaos, cfg.Seed))
+	if e.journal == nil {
+		e.start(nil)
 	}
 	return e, nil
+}
+
+// start opens the intake — with room for the orders recovery re-drives,
+// which go first — and starts chaos: the engine takes writes from now on.
+func (e *Engine) start(redrive []*orderRecord) {
+	e.intake = make(chan *orderRecord, e.cfg.IntakeCapacity+len(redrive))
+	for _, rec := range redrive {
+		e.unfinished.Add(1)
+		e.queued.Add(1)
+		e.intake <- rec
+	}
+	go e.dispatch()
+	if e.cfg.Chaos.Interval > 0 {
+		e.chaos = e.system.Root.Spawn(newChaosProps(e, e.cfg.Chaos, e.cfg.Seed))
+	}
+	e.recovered.Store(true)
+}
+
+// Err reports why the engine takes no writes: it has not recovered yet,
+// or its journal failed. Nil when it takes them.
+func (e *Engine) Err() error {
+	if !e.recovered.Load() {
+		return fmt.Errorf("%w: recovering", ErrUnavailable)
+	}
+	if e.journal != nil {
+		if err := e.journal.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
 }
 
 // dispatch is the bounded draining stage between the intake and the
@@ -205,7 +245,10 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 	if e.closing {
 		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrClosed)
 	}
-	if rec, ok := e.orders.get(req.ID); ok {
+	if err := e.Err(); err != nil {
+		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, err)
+	}
+	if rec, ok := e.orders.lookup(req.ID); ok {
 		return e.repeat(rec, req)
 	}
 	if _, ok := e.lookupCoordinator(req.SKU); !ok {
@@ -216,28 +259,56 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 		e.metrics.throttled.Add(1)
 		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrIntakeFull)
 	}
-	rec, created := e.orders.insert(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: time.Now().UTC()})
-	if !created {
+	rec, created, err := e.accept(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: time.Now().UTC()})
+	if !created || err != nil {
 		e.queued.Add(-1)
+	}
+	if !created {
 		return e.repeat(rec, req)
 	}
-	e.metrics.accepted.Add(1)
+	if err != nil {
+		return inventory.Order{}, false, err
+	}
 	e.unfinished.Add(1)
 	accepted := rec.load() // before the hand-off: the answer describes the acceptance
 	e.intake <- rec        // cannot block: queued never exceeds the channel's capacity
 	return accepted, true, nil
 }
 
+// accept records a new order and journals it; only then may anyone see it
+// or be told it was accepted. If the id is taken it returns that record and
+// false; if the journal fails, its error (the order then never existed).
+func (e *Engine) accept(o inventory.Order) (*orderRecord, bool, error) {
+	rec, created := e.orders.insert(o, e.journal != nil)
+	if !created {
+		return rec, false, nil
+	}
+	if e.journal != nil {
+		var b journal.Batch
+		b.PutOrder(o)
+		if err := e.journal.Commit(&b); err != nil {
+			e.orders.remove(rec)
+			rec.settle(true)
+			return rec, true, fmt.Errorf("place order %s: %w: %w", o.Request.ID, ErrUnavailable, err)
+		}
+		rec.settle(false)
+	}
+	e.metrics.accepted.Add(1)
+	return rec, true, nil
+}
+
 // rejectUnknownSKU accepts an order for a SKU never received and ends it
 // at once: no pallet can ever have been eligible.
 func (e *Engine) rejectUnknownSKU(req inventory.OrderRequest) (inventory.Order, bool, error) {
 	now := time.Now().UTC()
-	rec, created := e.orders.insert(inventory.Order{Request: req, Status: inventory.StatusRejected,
+	rec, created, err := e.accept(inventory.Order{Request: req, Status: inventory.StatusRejected,
 		Reason: inventory.ReasonNoEligibleStock, AcceptedAt: now, CompletedAt: now})
 	if !created {
 		return e.repeat(rec, req)
 	}
-	e.metrics.accepted.Add(1)
+	if err != nil {
+		return inventory.Order{}, false, err
+	}
 	e.metrics.finished(inventory.StatusRejected, inventory.ReasonNoEligibleStock)
 	if r := e.cfg.Recorder; r != nil {
 		r.Record(OrderFinished{OrderID: req.ID, Status: inventory.StatusRejected, Reason: inventory.ReasonNoEligibleStock})
@@ -249,7 +320,12 @@ func (e *Engine) rejectUnknownSKU(req inventory.OrderRequest) (inventory.Order, 
 	return o, true, nil
 }
 
+// repeat answers a second placement of an id: the order it names, if the
+// request is the same. A placement still being journaled is waited for.
 func (e *Engine) repeat(rec *orderRecord, req inventory.OrderRequest) (inventory.Order, bool, error) {
+	if !rec.waitSettled() {
+		return inventory.Order{}, false, fmt.Errorf("place order %s: %w: its first placement could not be journaled", req.ID, ErrUnavailable)
+	}
 	o := rec.load()
 	if !o.Request.SameAs(req) {
 		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrOrderConflict)
@@ -287,6 +363,9 @@ func (e *Engine) Wait(ctx context.Context, id string) (inventory.Order, error) {
 // one gives its weight back. It answers once the cancel has taken effect;
 // an order that ended rejected or cancelled fails with ErrNotCancellable.
 func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
+	if err := e.Err(); err != nil {
+		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
+	}
 	rec, ok := e.orders.get(id)
 	if !ok {
 		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, ErrNotFound)
@@ -307,6 +386,9 @@ func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
 // empty SKU means pork, a zero received time means now), and a duplicate
 // or already-expired pallet fails the whole call.
 func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.PalletState, error) {
+	if err := e.Err(); err != nil {
+		return nil, fmt.Errorf("receive pallets: %w", err)
+	}
 	now := time.Now().UTC()
 	specs = append([]inventory.PalletSpec(nil), specs...)
 	for i := range specs {
@@ -328,6 +410,28 @@ func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.Palle
 			return nil, fmt.Errorf("receive pallet %s: expirationDate %s: %w", s.ID, s.Expires.Format(time.RFC3339), inventory.ErrExpired)
 		}
 	}
+	pallets := make([]*inventory.Pallet, len(specs))
+	for i, s := range specs {
+		pallets[i] = inventory.NewPallet(s)
+	}
+	entries, err := e.place(pallets, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inventory.PalletState, len(entries))
+	for i, en := range entries {
+		out[i], _ = en.shown()
+	}
+	return out, nil
+}
+
+// place hands pallets to their SKUs' coordinators — new ones to journal
+// and list, or restored ones only to list — and waits until they have.
+func (e *Engine) place(pallets []*inventory.Pallet, restored bool) ([]*palletEntry, error) {
+	specs := make([]inventory.PalletSpec, len(pallets))
+	for i, p := range pallets {
+		specs[i] = p.State().Spec
+	}
 	entries, dup := e.pallets.claim(specs)
 	if dup != "" {
 		return nil, fmt.Errorf("receive pallet %s: %w", dup, ErrDuplicatePallet)
@@ -337,26 +441,30 @@ func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.Palle
 		bySKU[s.SKU] = append(bySKU[s.SKU], i)
 	}
 	for sku, idx := range bySKU {
-		m := &receivePallets{}
+		m := &receivePallets{restored: restored}
 		for _, i := range idx {
-			m.specs = append(m.specs, specs[i])
+			m.pallets = append(m.pallets, pallets[i])
 			m.entries = append(m.entries, entries[i])
 		}
-		if _, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result(); err != nil {
+		res, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result()
+		if err != nil {
 			// The coordinator may still receive them: keep the ids claimed.
 			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
 		}
+		if err := res.(*receivedPallets).err; err != nil {
+			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
+		}
 	}
-	out := make([]inventory.PalletState, len(entries))
-	for i, en := range entries {
-		out[i] = *en.state.Load()
-	}
-	return out, nil
+	return entries, nil
 }
 
 // AdjustPallet applies an operator's weight change. It fails with
 // inventory.ErrBelowZero, changing nothing, if on-hand would go negative.
+// It answers once the change is journaled.
 func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string) (inventory.PalletState, error) {
+	if err := e.Err(); err != nil {
+		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+	}
 	en, ok := e.pallets.get(id)
 	if !ok {
 		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, ErrNotFound)
@@ -366,16 +474,37 @@ func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string
 		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
 	}
 	r := res.(*AdjustReply)
-	return r.State, r.Err
+	if r.Err != nil {
+		return inventory.PalletState{}, r.Err
+	}
+	// The pallet changed; its coordinator journals the change and then
+	// publishes it. Answer only then.
+	timeout := time.NewTimer(apiTimeout)
+	defer timeout.Stop()
+	for {
+		changed := e.durableChanged.wait()
+		if s, _ := en.shown(); s.Version >= r.State.Version {
+			return r.State, nil // the pallet as the adjustment left it, now durable
+		}
+		if err := e.Err(); err != nil {
+			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: applied but not journaled within %s", id, apiTimeout)
+		}
+	}
 }
 
-// Pallet returns a pallet's latest state.
+// Pallet returns a pallet's latest durable state.
 func (e *Engine) Pallet(id string) (inventory.PalletState, error) {
 	en, ok := e.pallets.get(id)
 	if !ok {
 		return inventory.PalletState{}, fmt.Errorf("pallet %s: %w", id, ErrNotFound)
 	}
-	return *en.state.Load(), nil
+	s, _ := en.shown()
+	return s, nil
 }
 
 // Inventory returns every pallet of sku (every SKU if empty), emptied and
@@ -388,7 +517,8 @@ func (e *Engine) Ledger(id string) ([]inventory.LedgerEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("ledger of pallet %s: %w", id, ErrNotFound)
 	}
-	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{}, apiTimeout).Result()
+	d := en.durable.Load()
+	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{UpTo: d.Version}, apiTimeout).Result()
 	if err != nil {
 		return nil, fmt.Errorf("ledger of pallet %s: %w", id, err)
 	}
@@ -408,6 +538,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closing = true
 	e.draining.Store(true)
+	if e.intake == nil { // never recovered: nothing was taken
+		e.intake = make(chan *orderRecord)
+		go e.dispatch()
+	}
 	close(e.intake)
 	e.admit.Unlock()
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/journal"
 )
 
 // TestRandomHistoriesAreSerialFEFO drives seeded random concurrent
@@ -34,7 +35,11 @@ func TestRandomHistoriesAreSerialFEFO(t *testing.T) {
 		seeds = append(seeds, uint64(i))
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runHistory(t, seed) })
+		if seed%5 == 0 { // one in five with a journal, checked to recover exactly
+			t.Run(fmt.Sprintf("seed=%d/journaled", seed), func(t *testing.T) { runJournaledHistory(t, seed) })
+			continue
+		}
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runHistoryOn(t, seed, nil) })
 	}
 }
 
@@ -51,7 +56,9 @@ func randomPallet(rng *rand.Rand, id string, now time.Time) inventory.PalletSpec
 	}
 }
 
-func runHistory(t *testing.T, seed uint64) {
+// runHistoryOn runs one seeded history, with a journal if j is not nil,
+// checks it against the sequential model and returns the quiet engine.
+func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 	rng := seeded(t, seed)
 	rec := &recorder{}
 	cfg := testConfig(seed)
@@ -59,7 +66,12 @@ func runHistory(t *testing.T, seed uint64) {
 	cfg.BatchOrdersMax = 1 + rng.IntN(32)
 	cfg.RetryAttemptsMax = rng.IntN(4)
 	cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 3, SKU: "pork"}
-	e := startEngine(t, cfg)
+	var e *Engine
+	if j != nil {
+		e, _ = recoverEngine(t, cfg, j)
+	} else {
+		e = startEngine(t, cfg)
+	}
 
 	now := time.Now().UTC().Truncate(time.Hour)
 	var initial []inventory.PalletSpec
@@ -136,6 +148,7 @@ func runHistory(t *testing.T, seed uint64) {
 		require.NoError(t, m.apply(ev), "event %d: %+v", i, ev)
 	}
 	checkAgainstModel(t, e, m)
+	return e
 }
 
 // checkAgainstModel compares the engine's final state with the model's.

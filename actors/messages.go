@@ -107,6 +107,7 @@ type ReturnReply struct {
 	Lbs      inventory.CentiLbs
 	OnHand   inventory.CentiLbs
 	Version  int64
+	At       time.Time // the time on the ledger entry
 }
 
 // Adjust applies a physical weight change to a pallet (an operator's
@@ -138,8 +139,11 @@ type PalletChanged struct {
 	At       time.Time
 }
 
-// GetLedger asks a pallet for its ledger; it answers LedgerReply.
-type GetLedger struct{}
+// GetLedger asks a pallet for its ledger up to a version (the durable one:
+// entries past it are not journaled yet); it answers LedgerReply.
+type GetLedger struct {
+	UpTo int64
+}
 
 // LedgerReply answers GetLedger.
 type LedgerReply struct {

@@ -8,10 +8,51 @@ import (
 
 // orderRecord holds an order's latest snapshot. Before it is accepted only
 // the intake writes it; afterwards only its SKU's coordinator does.
+//
+// A record is pending while its acceptance is being journaled: it holds
+// the id against a concurrent duplicate, but nobody else sees it, and a
+// duplicate waits to learn whether it was accepted or abandoned.
 type orderRecord struct {
-	mu   sync.Mutex
-	snap inventory.Order
-	done chan struct{} // made by the first waiter, closed at the first terminal state
+	mu        sync.Mutex
+	snap      inventory.Order
+	done      chan struct{} // made by the first waiter, closed at the first terminal state
+	pending   bool
+	abandoned bool          // the acceptance could not be journaled
+	settled   chan struct{} // made by a waiting duplicate, closed when no longer pending
+}
+
+// visible reports whether clients may see the record.
+func (r *orderRecord) visible() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.pending && !r.abandoned
+}
+
+// settle ends the pending state: accepted, or abandoned.
+func (r *orderRecord) settle(abandoned bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending, r.abandoned = false, abandoned
+	if r.settled != nil {
+		close(r.settled)
+	}
+}
+
+// waitSettled blocks while the record is pending and reports whether it
+// was accepted.
+func (r *orderRecord) waitSettled() bool {
+	r.mu.Lock()
+	if !r.pending {
+		r.mu.Unlock()
+		return !r.abandoned
+	}
+	if r.settled == nil {
+		r.settled = make(chan struct{})
+	}
+	ch := r.settled
+	r.mu.Unlock()
+	<-ch
+	return r.visible()
 }
 
 // closedChan is what a waiter gets for an order already terminal: most
@@ -77,25 +118,46 @@ func (b *orderBook) shard(id string) int {
 }
 
 // insert adds a new record for o, or returns the existing record with that
-// id and false.
-func (b *orderBook) insert(o inventory.Order) (*orderRecord, bool) {
+// id and false. A pending record is seen by nobody until it is settled.
+func (b *orderBook) insert(o inventory.Order, pending bool) (*orderRecord, bool) {
 	s := &b.shards[b.shard(o.Request.ID)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.m[o.Request.ID]; ok {
 		return r, false
 	}
-	r := &orderRecord{snap: o}
+	r := &orderRecord{snap: o, pending: pending}
 	s.m[o.Request.ID] = r
 	return r, true
 }
 
-func (b *orderBook) get(id string) (*orderRecord, bool) {
+// remove drops an abandoned record, so its id can be placed again.
+func (b *orderBook) remove(r *orderRecord) {
+	id := r.load().Request.ID
+	s := &b.shards[b.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[id] == r {
+		delete(s.m, id)
+	}
+}
+
+// lookup finds a record, pending or not.
+func (b *orderBook) lookup(id string) (*orderRecord, bool) {
 	s := &b.shards[b.shard(id)]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r, ok := s.m[id]
 	return r, ok
+}
+
+// get finds a record clients may see.
+func (b *orderBook) get(id string) (*orderRecord, bool) {
+	r, ok := b.lookup(id)
+	if !ok || !r.visible() {
+		return nil, false
+	}
+	return r, true
 }
 
 // all returns every order's snapshot, in no particular order.
@@ -105,7 +167,9 @@ func (b *orderBook) all() []inventory.Order {
 		s := &b.shards[i]
 		s.mu.RLock()
 		for _, r := range s.m {
-			out = append(out, r.load())
+			if r.visible() {
+				out = append(out, r.load())
+			}
 		}
 		s.mu.RUnlock()
 	}

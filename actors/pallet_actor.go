@@ -52,7 +52,7 @@ func (a *palletActor) Receive(ctx actor.Context) {
 		lbs := a.p.Return(m.OrderID, m.At)
 		a.publish()
 		s := a.p.State()
-		ctx.Respond(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: lbs, OnHand: s.OnHand, Version: s.Version})
+		ctx.Respond(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: lbs, OnHand: s.OnHand, Version: s.Version, At: m.At})
 	case *Adjust:
 		now := time.Now().UTC()
 		applied, revoked, err := a.p.Adjust(m.Delta, m.Reason, now, m.Clamp)
@@ -67,7 +67,7 @@ func (a *palletActor) Receive(ctx actor.Context) {
 	case *Flush:
 		ctx.Respond(&Flushed{})
 	case *GetLedger:
-		ctx.Respond(&LedgerReply{Entries: a.p.Ledger()})
+		ctx.Respond(&LedgerReply{Entries: a.p.LedgerUpTo(m.UpTo)})
 	case *expireHolds:
 		if a.p.ExpireHolds(time.Now()) > 0 {
 			a.publish()

@@ -10,12 +10,31 @@ import (
 	"github.com/baconator/baconator/inventory"
 )
 
-// palletEntry is the registry's handle on one pallet actor: its PID and
-// the latest snapshot the actor published.
+// palletEntry is the registry's handle on one pallet actor: its PID, the
+// latest snapshot the actor published (live: ahead of the journal, holds
+// included, for the engine's own helpers) and the latest durable one (what
+// the journal holds, published by the coordinator after each commit: the
+// only state clients are shown).
 type palletEntry struct {
-	pid   *actor.PID
-	spec  inventory.PalletSpec
-	state atomic.Pointer[inventory.PalletState]
+	pid     *actor.PID
+	spec    inventory.PalletSpec
+	state   atomic.Pointer[inventory.PalletState]
+	durable atomic.Pointer[inventory.PalletState]
+}
+
+// shown is the pallet as clients see it: its durable state, with the live
+// holds if the live state is at the same version (holds are promises about
+// one version and are never journaled). False until it is durable.
+func (e *palletEntry) shown() (inventory.PalletState, bool) {
+	d := e.durable.Load()
+	if d == nil {
+		return inventory.PalletState{}, false
+	}
+	s := *d
+	if live := e.state.Load(); live.Version == s.Version {
+		s.Held = live.Held
+	}
+	return s, true
 }
 
 // palletRegistry finds pallets by id and lists them in FEFO order without
@@ -88,15 +107,16 @@ func (r *palletRegistry) holding() []*palletEntry {
 	return out
 }
 
+// get finds a pallet clients may see: listed and durable.
 func (r *palletRegistry) get(id string) (*palletEntry, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e, ok := r.byID[id]
-	return e, ok && e.pid != nil
+	return e, ok && e.pid != nil && e.durable.Load() != nil
 }
 
-// snapshot returns the states of sku's pallets in FEFO order; an empty sku
-// means every SKU, each in FEFO order, SKUs sorted by name.
+// snapshot returns the shown states of sku's pallets in FEFO order; an
+// empty sku means every SKU, each in FEFO order, SKUs sorted by name.
 func (r *palletRegistry) snapshot(sku string) []inventory.PalletState {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -112,7 +132,9 @@ func (r *palletRegistry) snapshot(sku string) []inventory.PalletState {
 	var out []inventory.PalletState
 	for _, s := range skus {
 		for _, e := range r.bySKU[s] {
-			out = append(out, *e.state.Load())
+			if st, ok := e.shown(); ok {
+				out = append(out, st)
+			}
 		}
 	}
 	return out

@@ -1,7 +1,9 @@
 package inventory
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -287,4 +289,10 @@ func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
 		p.version = e.Version
 	}
 	return p, nil
+}
+
+// LedgerUpTo returns a copy of the audit trail up to a version.
+func (p *Pallet) LedgerUpTo(version int64) []LedgerEntry {
+	n, _ := slices.BinarySearchFunc(p.ledger, version+1, func(e LedgerEntry, v int64) int { return cmp.Compare(e.Version, v) })
+	return slices.Clone(p.ledger[:n])
 }

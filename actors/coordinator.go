@@ -22,7 +22,7 @@ type (
 		replyTo  *actor.PID
 	}
 	receivedPallets struct{ err error }
-	cancelOrder struct {
+	cancelOrder     struct {
 		rec     *orderRecord
 		replyTo *actor.PID
 	}
@@ -130,11 +130,11 @@ type coordinator struct {
 
 func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 	return &coordinator{
-		eng:    eng,
-		sku:    sku,
-		log:    eng.log.With("sku", sku),
-		rng:    rand.New(rand.NewPCG(seed, 0x6261636f6e)),
-		view:   inventory.NewView(),
+		eng:     eng,
+		sku:     sku,
+		log:     eng.log.With("sku", sku),
+		rng:     rand.New(rand.NewPCG(seed, 0x6261636f6e)),
+		view:    inventory.NewView(),
 		pids:    map[string]*actor.PID{},
 		entries: map[string]*palletEntry{},
 		orders:  map[string]*orderState{},

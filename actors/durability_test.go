@@ -433,4 +433,3 @@ func maps[K comparable, V any](m map[K]V) map[K]V {
 	}
 	return out
 }
-

@@ -66,6 +66,8 @@ func statusOf(err error) (status int, slug string) {
 		return http.StatusTooManyRequests, "intake-full"
 	case errors.Is(err, actors.ErrClosed):
 		return http.StatusServiceUnavailable, "shutting-down"
+	case errors.Is(err, actors.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable"
 	}
 	return http.StatusInternalServerError, "internal"
 }
@@ -89,9 +91,14 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	default:
 		status, slug := statusOf(err)
 		detail := err.Error()
-		if status == http.StatusInternalServerError {
+		switch {
+		case status == http.StatusInternalServerError:
 			s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 			detail = "internal error"
+		case slug == "unavailable":
+			// The cause (a path, a disk error) is for the operator's log.
+			s.log.Warn("request refused: writes cannot be persisted", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+			detail = "the server cannot persist writes right now; nothing was changed; retry later or against another instance"
 		}
 		p = problem(status, slug, detail)
 		if status == http.StatusBadRequest {

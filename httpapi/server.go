@@ -102,7 +102,9 @@ func (s *Server) readyz(c echo.Context) error {
 	case s.draining.Load():
 		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down")
 	case !s.ready.Load():
-		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
+		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading or recovering")
+	case s.eng.Err() != nil:
+		return problem(http.StatusServiceUnavailable, "unavailable", "the server cannot persist writes; see its log")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

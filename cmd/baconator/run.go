@@ -16,6 +16,7 @@ import (
 	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/httpapi"
 	"github.com/baconator/baconator/inventory"
+	"github.com/baconator/baconator/journal"
 	"github.com/baconator/baconator/seed"
 )
 
@@ -35,7 +36,11 @@ type options struct {
 	apiKeys         string
 	inventoryFile   string
 	shutdownTimeout time.Duration
+	dataDir         string
 }
+
+// inMemory is the -data-dir that keeps everything in memory.
+const inMemory = ":memory:"
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -52,6 +57,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.apiKeys, "api-keys", "", "API keys as key1:operator,key2:sales (prefer the environment or a file)")
 	fs.StringVar(&o.inventoryFile, "inventory-file", "", "seed from this JSON or CSV inventory export instead of synthetic pallets")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight orders")
+	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory of the durable journal; "+inMemory+" keeps everything in memory (lost at exit)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -81,6 +87,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: -queue-capacity %d: must be positive", errUsage, o.queueCapacity)
 	case o.chaosInterval < 0 || o.processDelay < 0 || o.shutdownTimeout <= 0:
 		return o, fmt.Errorf("%w: durations must not be negative", errUsage)
+	case o.dataDir == "":
+		return o, fmt.Errorf("%w: -data-dir: required (%s for memory only)", errUsage, inMemory)
 	}
 	return o, nil
 }
@@ -158,6 +166,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 	}
 	log.Info(fmt.Sprintf("[SYSTEM] Random seed %d (replay with -seed %d)", o.seed, o.seed))
 
+	var jnl *journal.Journal
+	if o.dataDir != inMemory {
+		// A damaged or foreign directory stops start-up here, naming it.
+		if jnl, err = journal.Open(o.dataDir, journal.Options{Logger: log}); err != nil {
+			return err
+		}
+		defer func() {
+			if err := jnl.Close(); err != nil {
+				log.Error(err.Error())
+			}
+		}()
+		log.Info(fmt.Sprintf("[SYSTEM] Journal in %s (synced writes, group commit)", o.dataDir))
+	} else {
+		log.Warn("[SYSTEM] -data-dir " + inMemory + ": nothing is persisted; a restart loses every order and pallet")
+	}
+
 	metrics := httpapi.NewMetrics()
 	cfg := actors.DefaultConfig()
 	cfg.IntakeCapacity = o.queueCapacity
@@ -166,6 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 	cfg.Seed = o.seed
 	cfg.Logger = log
 	cfg.OnFinished = metrics.ObserveFinished
+	cfg.Journal = jnl
 	eng, err := actors.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -186,6 +211,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		onListen(addr)
 	}
 
+	// Listening already: /readyz answers 503 until recovery and seeding end.
+	if jnl != nil {
+		if _, err := eng.Recover(); err != nil {
+			shutdown(eng, srv, api, o.shutdownTimeout, log)
+			return err
+		}
+	}
 	if err := seedWarehouse(ctx, eng, o, log); err != nil {
 		shutdown(eng, srv, api, o.shutdownTimeout, log)
 		return err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baconator/baconator/internal/testkit"
+	"github.com/baconator/baconator/journal"
 )
 
 func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
@@ -24,11 +27,12 @@ func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 func startServer(t *testing.T, args ...string) (base string, logs *testkit.SyncBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir() // a later -data-dir in args wins
 	logs = &testkit.SyncBuffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, logs, func(a string) { addr <- a })
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-data-dir", dir}, args...), io.Discard, logs, func(a string) { addr <- a })
 	}()
 	select {
 	case a := <-addr:
@@ -141,6 +145,57 @@ func TestServerEndToEnd(t *testing.T) {
 	require.NoError(t, stop(), "SIGTERM-style shutdown is clean")
 	assert.Contains(t, logs.String(), "[SYSTEM] Stopped cleanly")
 	assert.Contains(t, logs.String(), "[CHAOS] Pallet")
+}
+
+func TestARestartKeepsTheWarehouse(t *testing.T) {
+	dir := t.TempDir()
+	base, _, stop := startServer(t, "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0", "-seed", "7")
+	waitReady(t, base)
+	resp := postJSON(t, base+"/api/orders", `{"id":"kept","customer":"c","amountRequested":1200}`)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	before := getJSON(t, base+"/api/orders/kept?wait=5s")
+	require.Equal(t, "allocated", before["status"])
+	inventory := getJSON(t, base+"/api/inventory")
+	require.NoError(t, stop())
+
+	base, logs, stop := startServer(t, "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0", "-seed", "8")
+	waitReady(t, base)
+	assert.Contains(t, logs.String(), "Warehouse not empty: not seeding")
+	assert.Contains(t, logs.String(), "[SYSTEM] Recovered 3 pallets")
+	assert.Equal(t, before, getJSON(t, base+"/api/orders/kept"))
+	assert.Equal(t, inventory, getJSON(t, base+"/api/inventory"))
+	require.NoError(t, stop())
+}
+
+func TestAnUnreadableDataDirStopsStartUp(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "MANIFEST-000001"), []byte("not a manifest"), 0o600))
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data-dir", dir}, io.Discard, io.Discard, nil)
+	require.ErrorIs(t, err, journal.ErrCorrupt)
+	require.ErrorContains(t, err, dir, "the message says where")
+	kept, err := os.ReadFile(filepath.Join(dir, "MANIFEST-000001"))
+	require.NoError(t, err)
+	require.Equal(t, "not a manifest", string(kept), "nothing was written over it")
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 5*time.Millisecond)
+}
+
+func postJSON(t *testing.T, url, body string) *http.Response {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
 }
 
 func TestFlagsAndEnvironment(t *testing.T) {

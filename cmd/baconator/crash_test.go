@@ -49,7 +49,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 			t.Logf("replay with: go test ./cmd/baconator -run '%s' -crash-seed %d", t.Name(), seed)
 		}
 	})
-	acked := map[string]string{}      // order id → the body that got a 202
+	acked := map[string]string{}       // order id → the body that got a 202
 	adjusted := map[string][]float64{} // pallet → versions of acknowledged adjustments
 	for cycle := range *crashCycles {
 		srv := startBinary(t, bin, dir, seed+uint64(cycle))

@@ -33,6 +33,9 @@ const (
 	groupCommitsMax = 4096
 )
 
+// memTableBytes is Pebble's write buffer (its default is 4 MiB).
+const memTableBytes = 64 << 20
+
 // Options configures Open.
 type Options struct {
 	// FS is the filesystem; nil is the operating system's. Tests pass
@@ -81,6 +84,11 @@ func Open(dir string, o Options) (*Journal, error) {
 		FS:               o.FS,
 		Logger:           pebbleLogger{o.Logger.With("component", "pebble")},
 		ErrorIfNotExists: !fresh,
+		// An order is written when accepted and again when it ends, often
+		// within milliseconds: a larger memtable lets the second write
+		// replace the first before it is ever flushed, which halves what
+		// compactions have to carry.
+		MemTableSize: memTableBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)

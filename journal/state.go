@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -59,18 +58,18 @@ func (st *State) read(k, v []byte, ledgers map[string][]inventory.LedgerEntry) e
 	case kindMeta:
 		return nil
 	case kindOrder:
-		var o inventory.Order
-		if err := decode(v, &o); err != nil {
-			return err
+		o, err := decodeOrder(v)
+		if err != nil {
+			return fmt.Errorf("decode order: %w", err)
 		}
 		if o.Request.ID != string(k[1:]) {
 			return fmt.Errorf("order %q stored under another id", o.Request.ID)
 		}
 		st.Orders = append(st.Orders, o)
 	case kindPallet:
-		var s inventory.PalletSpec
-		if err := decode(v, &s); err != nil {
-			return err
+		s, err := decodeSpec(v)
+		if err != nil {
+			return fmt.Errorf("decode pallet: %w", err)
 		}
 		if s.ID != string(k[1:]) {
 			return fmt.Errorf("pallet %q stored under another id", s.ID)
@@ -81,20 +80,13 @@ func (st *State) read(k, v []byte, ledgers map[string][]inventory.LedgerEntry) e
 		if err != nil {
 			return err
 		}
-		var e inventory.LedgerEntry
-		if err := decode(v, &e); err != nil {
-			return err
+		e, err := decodeEntry(v)
+		if err != nil {
+			return fmt.Errorf("decode ledger entry: %w", err)
 		}
 		ledgers[id] = append(ledgers[id], e)
 	default:
 		return errors.New("unknown kind of key")
-	}
-	return nil
-}
-
-func decode(v []byte, into any) error {
-	if err := json.Unmarshal(v, into); err != nil {
-		return fmt.Errorf("decode %T: %v", into, err)
 	}
 	return nil
 }

@@ -244,6 +244,10 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
 		return
 	}
+	if o.missing == 0 { // recovered holding all it asked for
+		c.finish(ctx, o, inventory.StatusAllocated, inventory.ReasonNone)
+		return
+	}
 	o.queued = true
 	c.pending = append(c.pending, o)
 }

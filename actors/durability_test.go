@@ -433,3 +433,29 @@ func maps[K comparable, V any](m map[K]V) map[K]V {
 	}
 	return out
 }
+
+// An order allocated in full whose cancel was returning its weight when
+// the crash came: the cancel was never acknowledged, so it ends allocated.
+func TestRecoveryEndsAnOrderThatHoldsAllItAskedFor(t *testing.T) {
+	j := openJournal(t, vfs.NewMem())
+	p1 := pallet("P1", 100, 5)
+	req := order("returning", 60)
+	req.SKU, req.CreatedAt = inventory.DefaultSKU, testNow
+	var b journal.Batch
+	b.PutPallet(p1)
+	b.AppendLedger("P1", 0, inventory.NewPallet(p1).Ledger()[0])
+	b.PutOrder(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: testNow})
+	b.AppendLedger("P1", 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(60), OrderID: req.ID, Version: 2})
+	require.NoError(t, j.Commit(&b))
+
+	e, r := recoverEngine(t, testConfig(1), j)
+	require.Equal(t, 1, r.Redriven)
+	o := wait(t, e, req.ID)
+	require.Equal(t, inventory.StatusAllocated, o.Status)
+	require.Equal(t, []string{"P1"}, allocIDs(o))
+	p, err := e.Pallet("P1")
+	require.NoError(t, err)
+	require.Equal(t, inventory.Lbs(40), p.OnHand, "nothing taken twice")
+	require.NoError(t, e.quiesce())
+	checkRecovers(t, e, j)
+}

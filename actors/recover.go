@@ -79,10 +79,13 @@ func (e *Engine) Recover() (Recovery, error) {
 			e.orders.insert(o, false)
 			continue
 		}
-		// Accepted, not finished: it keeps what it committed and plans the rest.
+		// Accepted, not finished: it keeps what it committed and plans the
+		// rest. It may hold all of it: allocated in full, then a cancel or
+		// a compensation was returning it when the crash came — never
+		// acknowledged, so it simply ends allocated.
 		o.Status, o.Allocations = inventory.StatusQueued, held
-		if total(held) >= o.Request.Amount {
-			return r, corrupt(fmt.Errorf("order %s is unfinished but holds %s of %s lbs", o.Request.ID, total(held), o.Request.Amount))
+		if total(held) > o.Request.Amount {
+			return r, corrupt(fmt.Errorf("order %s holds %s lbs, more than the %s it asked for", o.Request.ID, total(held), o.Request.Amount))
 		}
 		rec, _ := e.orders.insert(o, false)
 		e.coordinator(o.Request.SKU) // it may name a SKU whose receipt was never journaled

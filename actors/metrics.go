@@ -36,12 +36,23 @@ type Stats struct {
 	RejectedInsufficient, RejectedNoEligible, RejectedContention int64
 	Conflicts, Retries, Strikes                                  int64
 	IntakeDepth, InFlight                                        int64
+	// JournalCommits and JournalSyncs count durable commits and the syncs
+	// they shared (group commit); JournalFailed is set once a write failed.
+	JournalCommits, JournalSyncs int64
+	JournalFailed                bool
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	m := &e.metrics
+	var commits, syncs int64
+	var failed bool
+	if e.journal != nil {
+		commits, syncs = e.journal.Stats()
+		failed = e.journal.Err() != nil
+	}
 	return Stats{
+		JournalCommits: commits, JournalSyncs: syncs, JournalFailed: failed,
 		Accepted: m.accepted.Load(), Throttled: m.throttled.Load(),
 		Allocated: m.allocated.Load(), Cancelled: m.cancelled.Load(),
 		CancelledAfterAllocation: m.cancelledAfterAllocation.Load(),

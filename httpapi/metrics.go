@@ -58,10 +58,13 @@ var (
 	descIntake    = prometheus.NewDesc("baconator_intake_depth", "Orders accepted and waiting in the intake.", nil, nil)
 	descInFlight  = prometheus.NewDesc("baconator_orders_in_flight", "Orders handed to coordinators and not yet terminal.", nil, nil)
 	descFailures  = prometheus.NewDesc("baconator_actor_failures_total", "Actor panics seen by supervisors (each one is a bug).", nil, nil)
+	descCommits   = prometheus.NewDesc("baconator_journal_commits_total", "Durable journal commits (each synced before it was acknowledged).", nil, nil)
+	descSyncs     = prometheus.NewDesc("baconator_journal_syncs_total", "Journal writes and syncs; commits/syncs is the group-commit factor.", nil, nil)
+	descJFailed   = prometheus.NewDesc("baconator_journal_failed", "1 once a journal write failed: writes are refused until a restart.", nil, nil)
 )
 
 func (engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures} {
+	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures, descCommits, descSyncs, descJFailed} {
 		ch <- d
 	}
 }
@@ -82,4 +85,11 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIntake, prometheus.GaugeValue, float64(s.IntakeDepth))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.InFlight))
 	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(c.e.Failures()))
+	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(s.JournalCommits))
+	ch <- prometheus.MustNewConstMetric(descSyncs, prometheus.CounterValue, float64(s.JournalSyncs))
+	failed := 0.0
+	if s.JournalFailed {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descJFailed, prometheus.GaugeValue, failed)
 }

@@ -141,6 +141,8 @@ func TestServerEndToEnd(t *testing.T) {
 	body, _ := io.ReadAll(metrics.Body)
 	metrics.Body.Close()
 	assert.Contains(t, string(body), `baconator_orders_total{outcome="allocated"} 60`)
+	assert.Contains(t, string(body), "baconator_journal_failed 0")
+	assert.NotContains(t, string(body), "baconator_journal_commits_total 0\n", "the end-to-end server is durable")
 
 	require.NoError(t, stop(), "SIGTERM-style shutdown is clean")
 	assert.Contains(t, logs.String(), "[SYSTEM] Stopped cleanly")

@@ -10,7 +10,9 @@ import (
 // SKU's events in the order it serializes them; that order is consistent
 // with every pallet's own version order, so replaying the events one at a
 // time reproduces every pallet's state. It is the certificate the tests'
-// sequential FEFO model checks, and what a journal will persist.
+// sequential FEFO model checks. The journal persists what the events did —
+// ledger lines, receipts, order snapshots (outcome.go) — in the same order,
+// which is why any prefix of it that a crash leaves is a real state.
 type Event interface{ event() }
 
 // Recorder receives events. Record is called from inside a coordinator and

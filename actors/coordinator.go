@@ -14,14 +14,16 @@ import (
 
 // Messages only the engine sends to a coordinator.
 type (
-	placeOrder     struct{ rec *orderRecord }
+	placeOrder struct{ rec *orderRecord }
+	// receivePallets hands a coordinator pallets that are already durable:
+	// new receipts the engine journaled, or pallets recovered at start-up.
 	receivePallets struct {
-		pallets  []*inventory.Pallet
-		entries  []*palletEntry
-		restored bool // from the journal at start-up: already durable
-		replyTo  *actor.PID
+		pallets   []*inventory.Pallet
+		entries   []*palletEntry
+		recovered bool // from the journal at start-up: not a new event
+		replyTo   *actor.PID
 	}
-	receivedPallets struct{ err error }
+	receivedPallets struct{}
 	cancelOrder     struct {
 		rec     *orderRecord
 		replyTo *actor.PID
@@ -114,18 +116,22 @@ type coordinator struct {
 	view *inventory.View
 	pids map[string]*actor.PID
 
-	orders      map[string]*orderState // unfinished orders
-	pending     []*orderState          // ready to plan, oldest first
-	early       map[string]bool        // cancelled before they arrived
-	batch       *batchState
-	ret         *returnOp
-	returnQueue []*returnOp
-	stash       []any // changes that arrived while an operation was in flight
-	flushers    []*actor.PID
-	timers      selfTimers
-	nextID      uint64
-	entries     map[string]*palletEntry
-	out         outcome // what the message being handled changed
+	orders  map[string]*orderState // unfinished orders
+	pending []*orderState          // ready to plan, oldest first
+	early   map[string]bool        // cancelled before they arrived
+	// cancelOnArrival: cancels of recovered orders that hold weight and
+	// were still in the intake; they are answered once the order arrives
+	// and its weight is back.
+	cancelOnArrival map[string][]*actor.PID
+	batch           *batchState
+	ret             *returnOp
+	returnQueue     []*returnOp
+	stash           []any // changes that arrived while an operation was in flight
+	flushers        []*actor.PID
+	timers          selfTimers
+	nextID          uint64
+	entries         map[string]*palletEntry
+	out             outcome // what the message being handled changed
 }
 
 func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
@@ -146,7 +152,13 @@ func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 func (c *coordinator) busy() bool { return c.batch != nil || c.ret != nil }
 
 func (c *coordinator) Receive(ctx actor.Context) {
-	defer c.commit(ctx) // journal what the message changed, then show it
+	defer func() {
+		if r := recover(); r != nil {
+			c.out.reset() // half a message is never journaled or shown
+			panic(r)
+		}
+		c.commit(ctx) // journal what the message changed, then show it
+	}()
 	switch m := ctx.Message().(type) {
 	case *placeOrder:
 		c.accept(ctx, m.rec)
@@ -244,6 +256,12 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
 		return
 	}
+	if waiters, ok := c.cancelOnArrival[id]; ok {
+		delete(c.cancelOnArrival, id)
+		o.waiters = waiters
+		c.settleCancelled(ctx, o) // gives its weight back first
+		return
+	}
 	if o.missing == 0 { // recovered holding all it asked for
 		c.finish(ctx, o, inventory.StatusAllocated, inventory.ReasonNone)
 		return
@@ -275,8 +293,7 @@ func (c *coordinator) applyChange(m *PalletChanged) {
 	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
 }
 
-// receive spawns pallet actors: new ones (journaled with their receipt),
-// or ones restored from the journal at start-up (already durable).
+// receive spawns pallet actors for durable pallets and lists them.
 func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
 	pids := make([]*actor.PID, len(m.pallets))
 	specs := make([]inventory.PalletSpec, len(m.pallets))
@@ -287,24 +304,19 @@ func (c *coordinator) receive(ctx actor.Context, m *receivePallets) {
 		en.state.Store(&s)
 		pids[i] = ctx.Spawn(newPalletProps(p, ctx.Self(), en))
 		c.pids[s.Spec.ID], c.entries[s.Spec.ID] = pids[i], en
-		if m.restored {
-			en.durable.Store(&s)
-		} else {
-			c.out.receive(en, s.Spec)
-		}
+		en.durable.Store(&s)
 	}
 	c.view.Insert(specs...)
-	if m.restored {
+	if m.recovered {
 		for _, p := range m.pallets {
 			s := p.State()
 			c.view.Update(s.Spec.ID, s.OnHand, s.Version)
 		}
-	}
-	c.eng.pallets.list(c.sku, m.entries, pids)
-	if !m.restored {
+	} else {
 		c.record(PalletsReceived{Specs: specs})
 	}
-	c.out.reply(m.replyTo, &receivedPallets{}, func(err error) any { return &receivedPallets{err: err} })
+	c.eng.pallets.list(c.sku, m.entries, pids)
+	c.out.reply(m.replyTo, &receivedPallets{}, nil)
 }
 
 // pullForward applies, before an operation's own event, the stashed changes
@@ -768,6 +780,13 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 		o.waiters = append(o.waiters, m.replyTo)
 		o.parked = false
 		c.settleCancelled(ctx, o)
+	case snap.Status == inventory.StatusQueued && len(snap.Allocations) > 0:
+		// Recovered holding weight and still in the intake: cancelled when
+		// it arrives, after its weight is returned.
+		if c.cancelOnArrival == nil {
+			c.cancelOnArrival = map[string][]*actor.PID{}
+		}
+		c.cancelOnArrival[id] = append(c.cancelOnArrival[id], m.replyTo)
 	case snap.Status == inventory.StatusQueued:
 		// Still on its way from the intake: it is cancelled now, and dropped
 		// when it arrives (its in-flight slot is freed then).

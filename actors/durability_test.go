@@ -130,6 +130,37 @@ func TestRecoveryRedrivesUnfinishedOrdersOnce(t *testing.T) {
 	checkRecovers(t, e, j)
 }
 
+// A cancel can reach a recovered order that holds weight while it is still
+// in the intake: it is answered only once the order has arrived and its
+// weight is back on the pallet.
+func TestCancellingARecoveredOrderInTheIntakeReturnsItsWeight(t *testing.T) {
+	j := openJournal(t, vfs.NewMem())
+	p1, p2 := pallet("P1", 100, 5), pallet("P2", 100, 6)
+	req := order("half-done", 150)
+	req.SKU, req.CreatedAt = inventory.DefaultSKU, testNow
+	var b journal.Batch
+	for _, p := range []inventory.PalletSpec{p1, p2} {
+		b.PutPallet(p)
+		b.AppendLedger(p.ID, 0, inventory.NewPallet(p).Ledger()[0])
+	}
+	b.PutOrder(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: testNow})
+	b.AppendLedger("P1", 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(100), OrderID: req.ID, Version: 2})
+	require.NoError(t, j.Commit(&b))
+
+	cfg := testConfig(1)
+	cfg.ProcessDelay = 300 * time.Millisecond // holds the order in the draining stage while the cancel goes by
+	e, _ := recoverEngine(t, cfg, j)
+	o, err := e.CancelOrder(req.ID)
+	require.NoError(t, err)
+	require.Equal(t, inventory.StatusCancelled, o.Status)
+	p, err := e.Pallet("P1")
+	require.NoError(t, err)
+	require.Equal(t, inventory.Lbs(100), p.OnHand, "the weight it held is back")
+	require.NoError(t, e.quiesce())
+	checkConserved(t, e)
+	checkRecovers(t, e, j)
+}
+
 func TestAnInconsistentJournalStopsRecovery(t *testing.T) {
 	p1 := pallet("P1", 100, 5)
 	received := inventory.NewPallet(p1).Ledger()[0]

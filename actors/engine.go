@@ -425,9 +425,11 @@ func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.Palle
 	return out, nil
 }
 
-// place hands pallets to their SKUs' coordinators — new ones to journal
-// and list, or restored ones only to list — and waits until they have.
-func (e *Engine) place(pallets []*inventory.Pallet, restored bool) ([]*palletEntry, error) {
+// place claims pallets' ids, journals new receipts — all in one batch, so
+// a receipt is all or none even across SKUs and crashes — and hands the
+// pallets to their SKUs' coordinators, waiting until they are listed.
+// Recovered pallets are already in the journal.
+func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEntry, error) {
 	specs := make([]inventory.PalletSpec, len(pallets))
 	for i, p := range pallets {
 		specs[i] = p.State().Spec
@@ -436,24 +438,32 @@ func (e *Engine) place(pallets []*inventory.Pallet, restored bool) ([]*palletEnt
 	if dup != "" {
 		return nil, fmt.Errorf("receive pallet %s: %w", dup, ErrDuplicatePallet)
 	}
+	if e.journal != nil && !recovered {
+		var b journal.Batch
+		for _, p := range pallets {
+			b.PutPallet(p.State().Spec)
+			b.AppendLedger(p.State().Spec.ID, 0, p.Ledger()[0])
+		}
+		if err := e.journal.Commit(&b); err != nil {
+			e.pallets.unclaim(entries)
+			return nil, fmt.Errorf("receive pallets: %w: %w", ErrUnavailable, err)
+		}
+	}
 	bySKU := map[string][]int{}
 	for i, s := range specs {
 		bySKU[s.SKU] = append(bySKU[s.SKU], i)
 	}
 	for sku, idx := range bySKU {
-		m := &receivePallets{restored: restored}
+		m := &receivePallets{recovered: recovered}
 		for _, i := range idx {
 			m.pallets = append(m.pallets, pallets[i])
 			m.entries = append(m.entries, entries[i])
 		}
-		res, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result()
-		if err != nil {
+		if _, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result(); err != nil {
 			// The coordinator may still receive them: keep the ids claimed.
 			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
 		}
-		if err := res.(*receivedPallets).err; err != nil {
-			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
-		}
+
 	}
 	return entries, nil
 }

@@ -58,17 +58,6 @@ func (o *outcome) empty() bool {
 	return len(o.pallets) == 0 && len(o.orders) == 0 && len(o.replies) == 0 && o.batch.Len() == 0
 }
 
-// receive adds a pallet arriving with its full weight.
-func (o *outcome) receive(en *palletEntry, spec inventory.PalletSpec) {
-	p := inventory.NewPallet(spec)
-	o.index[en] = len(o.pallets)
-	o.pallets = append(o.pallets, palletPub{en: en, state: p.State()})
-	if o.journaled {
-		o.batch.PutPallet(spec)
-		o.batch.AppendLedger(spec.ID, 0, p.Ledger()[0])
-	}
-}
-
 // ledger adds one ledger entry of a pallet and returns the pallet's next
 // durable on-hand weight.
 func (o *outcome) ledger(en *palletEntry, e inventory.LedgerEntry) inventory.CentiLbs {

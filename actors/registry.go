@@ -72,6 +72,17 @@ func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, st
 	return entries, ""
 }
 
+// unclaim frees ids claimed for pallets that were never received.
+func (r *palletRegistry) unclaim(entries []*palletEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if r.byID[e.spec.ID] == e {
+			delete(r.byID, e.spec.ID)
+		}
+	}
+}
+
 // list gives claimed entries their actors' PIDs and makes them visible in
 // FEFO listings.
 func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.PID) {

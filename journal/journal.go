@@ -121,7 +121,12 @@ func checkFormat(db *pebble.DB, fresh bool) error {
 	}
 	v, closer, err := db.Get(formatKey)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return errors.New("a Pebble database, but not a Baconator journal")
+		// A crash during the very first start can leave Pebble's files
+		// without our mark: an empty database is still ours to claim.
+		if empty, err := isEmpty(db); err != nil || !empty {
+			return errors.Join(errors.New("a Pebble database, but not a Baconator journal"), err)
+		}
+		return db.Set(formatKey, []byte(formatV1), pebble.Sync)
 	}
 	if err != nil {
 		return err
@@ -131,6 +136,15 @@ func checkFormat(db *pebble.DB, fresh bool) error {
 		return fmt.Errorf("journal format %q, want %q", v, formatV1)
 	}
 	return nil
+}
+
+func isEmpty(db *pebble.DB) (bool, error) {
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, it.Close()
 }
 
 // Dir is the journal's directory.

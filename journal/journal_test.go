@@ -178,3 +178,14 @@ func (quiet) Errorf(string, ...any) {}
 func (quiet) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
+
+func TestAnEmptyDatabaseLeftByACrashAtFirstStartIsClaimed(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}}) // Pebble's files, no mark yet
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	j := open(t, nil, dir)
+	require.NoError(t, j.Close())
+	j = open(t, nil, dir)
+	require.NoError(t, j.Close())
+}

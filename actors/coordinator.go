@@ -94,10 +94,7 @@ type returnOp struct {
 	rec         *orderRecord
 	pallets     []string
 	outstanding int
-	returns     []PalletLbs
-	entries     []inventory.LedgerEntry // the returns' ledger lines, as the pallets wrote them
-	onHand      []inventory.CentiLbs    // each pallet's weight after its return
-	versions    map[string]int64
+	returned    []*ReturnReply // from pallets that gave weight back
 	status      inventory.Status
 	reason      inventory.Reason
 	waiters     []*actor.PID
@@ -116,22 +113,18 @@ type coordinator struct {
 	view *inventory.View
 	pids map[string]*actor.PID
 
-	orders  map[string]*orderState // unfinished orders
-	pending []*orderState          // ready to plan, oldest first
-	early   map[string]bool        // cancelled before they arrived
-	// cancelOnArrival: cancels of recovered orders that hold weight and
-	// were still in the intake; they are answered once the order arrives
-	// and its weight is back.
-	cancelOnArrival map[string][]*actor.PID
-	batch           *batchState
-	ret             *returnOp
-	returnQueue     []*returnOp
-	stash           []any // changes that arrived while an operation was in flight
-	flushers        []*actor.PID
-	timers          selfTimers
-	nextID          uint64
-	entries         map[string]*palletEntry
-	out             outcome // what the message being handled changed
+	orders      map[string]*orderState // unfinished orders
+	pending     []*orderState          // ready to plan, oldest first
+	early       map[string]bool        // cancelled before they arrived
+	batch       *batchState
+	ret         *returnOp
+	returnQueue []*returnOp
+	stash       []any // changes that arrived while an operation was in flight
+	flushers    []*actor.PID
+	timers      selfTimers
+	nextID      uint64
+	entries     map[string]*palletEntry
+	out         outcome // what the message being handled changed
 }
 
 func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
@@ -256,12 +249,6 @@ func (c *coordinator) accept(ctx actor.Context, rec *orderRecord) {
 		c.finish(ctx, o, inventory.StatusCancelled, inventory.ReasonNone)
 		return
 	}
-	if waiters, ok := c.cancelOnArrival[id]; ok {
-		delete(c.cancelOnArrival, id)
-		o.waiters = waiters
-		c.settleCancelled(ctx, o) // gives its weight back first
-		return
-	}
 	if o.missing == 0 { // recovered holding all it asked for
 		c.finish(ctx, o, inventory.StatusAllocated, inventory.ReasonNone)
 		return
@@ -281,16 +268,21 @@ func (c *coordinator) enqueueFront(orders ...*orderState) {
 
 func (c *coordinator) applyChange(m *PalletChanged) {
 	c.view.Update(m.PalletID, m.OnHand, m.Version)
-	onHand := c.out.ledger(c.entries[m.PalletID], inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerAdjusted, Lbs: m.Delta, Reason: m.Reason, Version: m.Version})
-	if onHand != m.OnHand {
-		panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", m.PalletID, onHand, m.Version, m.OnHand))
-	}
+	c.journalChange(m.PalletID, inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerAdjusted, Lbs: m.Delta, Reason: m.Reason, Version: m.Version}, m.OnHand)
 	if m.Reason == inventory.ReasonChaos {
 		c.eng.metrics.strikes.Add(1)
 		c.log.Info(fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
 			m.PalletID, m.Supplier, m.Delta.Pounds(), m.OnHand, m.Version, m.Revoked))
 	}
 	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
+}
+
+// journalChange adds a pallet's ledger line to the message's outcome and
+// asserts that the journal's weight agrees with the pallet's own.
+func (c *coordinator) journalChange(palletID string, e inventory.LedgerEntry, palletOnHand inventory.CentiLbs) {
+	if onHand := c.out.ledger(c.entries[palletID], e); onHand != palletOnHand {
+		panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", palletID, onHand, e.Version, palletOnHand))
+	}
 }
 
 // receive spawns pallet actors for durable pallets and lists them.
@@ -780,13 +772,6 @@ func (c *coordinator) cancel(ctx actor.Context, m *cancelOrder) {
 		o.waiters = append(o.waiters, m.replyTo)
 		o.parked = false
 		c.settleCancelled(ctx, o)
-	case snap.Status == inventory.StatusQueued && len(snap.Allocations) > 0:
-		// Recovered holding weight and still in the intake: cancelled when
-		// it arrives, after its weight is returned.
-		if c.cancelOnArrival == nil {
-			c.cancelOnArrival = map[string][]*actor.PID{}
-		}
-		c.cancelOnArrival[id] = append(c.cancelOnArrival[id], m.replyTo)
 	case snap.Status == inventory.StatusQueued:
 		// Still on its way from the intake: it is cancelled now, and dropped
 		// when it arrives (its in-flight slot is freed then).
@@ -826,7 +811,7 @@ func (c *coordinator) returning(id string) *returnOp {
 
 func (c *coordinator) startReturn(ctx actor.Context, op *returnOp) {
 	c.ret = op
-	op.versions, op.replied = map[string]int64{}, map[string]bool{}
+	op.replied = map[string]bool{}
 	op.outstanding = len(op.pallets)
 	if op.outstanding == 0 {
 		c.endReturn(ctx)
@@ -855,10 +840,7 @@ func (c *coordinator) onReturnReply(ctx actor.Context, m *ReturnReply) {
 	}
 	op.replied[m.PalletID] = true
 	if m.Lbs > 0 {
-		op.returns = append(op.returns, PalletLbs{PalletID: m.PalletID, Lbs: m.Lbs})
-		op.versions[m.PalletID] = m.Version
-		op.entries = append(op.entries, inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerReturned, Lbs: m.Lbs, OrderID: op.orderID, Version: m.Version})
-		op.onHand = append(op.onHand, m.OnHand)
+		op.returned = append(op.returned, m)
 		c.view.Update(m.PalletID, m.OnHand, m.Version)
 	}
 	op.outstanding--
@@ -873,13 +855,16 @@ func (c *coordinator) endReturn(ctx actor.Context) {
 	if op.timer != nil {
 		c.timers.cancel(op.timer)
 	}
-	if len(op.returns) > 0 {
-		c.pullForward(op.versions)
-		c.record(OrderReturned{OrderID: op.orderID, Returns: op.returns, Versions: op.versions, At: time.Now().UTC()})
-		for i, e := range op.entries {
-			if onHand := c.out.ledger(c.entries[op.returns[i].PalletID], e); onHand != op.onHand[i] {
-				panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", op.returns[i].PalletID, onHand, e.Version, op.onHand[i]))
-			}
+	if len(op.returned) > 0 {
+		ev := OrderReturned{OrderID: op.orderID, Versions: map[string]int64{}, At: time.Now().UTC()}
+		for _, r := range op.returned {
+			ev.Returns = append(ev.Returns, PalletLbs{PalletID: r.PalletID, Lbs: r.Lbs})
+			ev.Versions[r.PalletID] = r.Version
+		}
+		c.pullForward(ev.Versions)
+		c.record(ev)
+		for _, r := range op.returned {
+			c.journalChange(r.PalletID, inventory.LedgerEntry{At: r.At, Kind: inventory.LedgerReturned, Lbs: r.Lbs, OrderID: op.orderID, Version: r.Version}, r.OnHand)
 		}
 	}
 	o := &orderState{rec: op.rec, snap: op.rec.load(), waiters: op.waiters}

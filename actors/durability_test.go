@@ -99,22 +99,30 @@ func runJournaledHistory(t *testing.T, seed uint64) {
 	checkRecovers(t, e, j)
 }
 
-// TestRecoveryRedrivesUnfinishedOrdersOnce builds the journal a crash
-// leaves behind — an order accepted, part of it committed, the rest not —
-// and recovers it: the order keeps its part and plans only the rest.
-func TestRecoveryRedrivesUnfinishedOrdersOnce(t *testing.T) {
+// crashedMidOrder writes the journal a crash leaves behind while req was
+// being allocated: the pallets received, req accepted, and heldLbs of it
+// committed on the first pallet — its end never journaled.
+func crashedMidOrder(t *testing.T, req inventory.OrderRequest, heldLbs int64, pallets ...inventory.PalletSpec) *journal.Journal {
+	t.Helper()
 	j := openJournal(t, vfs.NewMem())
-	p1, p2 := pallet("P1", 100, 5), pallet("P2", 100, 6)
-	req := order("half-done", 150)
 	req.SKU, req.CreatedAt = inventory.DefaultSKU, testNow
 	var b journal.Batch
-	for _, p := range []inventory.PalletSpec{p1, p2} {
+	for _, p := range pallets {
 		b.PutPallet(p)
 		b.AppendLedger(p.ID, 0, inventory.NewPallet(p).Ledger()[0])
 	}
 	b.PutOrder(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: testNow})
-	b.AppendLedger("P1", 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(100), OrderID: req.ID, Version: 2})
+	b.AppendLedger(pallets[0].ID, 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(heldLbs), OrderID: req.ID, Version: 2})
 	require.NoError(t, j.Commit(&b))
+	return j
+}
+
+// TestRecoveryRedrivesUnfinishedOrdersOnce builds the journal a crash
+// leaves behind — an order accepted, part of it committed, the rest not —
+// and recovers it: the order keeps its part and plans only the rest.
+func TestRecoveryRedrivesUnfinishedOrdersOnce(t *testing.T) {
+	req := order("half-done", 150)
+	j := crashedMidOrder(t, req, 100, pallet("P1", 100, 5), pallet("P2", 100, 6))
 
 	e, r := recoverEngine(t, testConfig(1), j)
 	require.Equal(t, 1, r.Redriven)
@@ -130,25 +138,15 @@ func TestRecoveryRedrivesUnfinishedOrdersOnce(t *testing.T) {
 	checkRecovers(t, e, j)
 }
 
-// A cancel can reach a recovered order that holds weight while it is still
-// in the intake: it is answered only once the order has arrived and its
-// weight is back on the pallet.
-func TestCancellingARecoveredOrderInTheIntakeReturnsItsWeight(t *testing.T) {
-	j := openJournal(t, vfs.NewMem())
-	p1, p2 := pallet("P1", 100, 5), pallet("P2", 100, 6)
+// A cancel of a recovered order that holds weight gives the weight back.
+// Such an order must not wait in the draining stage (held there for 300 ms
+// here), where a cancel would take it for one that never allocated.
+func TestCancellingARecoveredOrderThatHoldsWeightReturnsIt(t *testing.T) {
 	req := order("half-done", 150)
-	req.SKU, req.CreatedAt = inventory.DefaultSKU, testNow
-	var b journal.Batch
-	for _, p := range []inventory.PalletSpec{p1, p2} {
-		b.PutPallet(p)
-		b.AppendLedger(p.ID, 0, inventory.NewPallet(p).Ledger()[0])
-	}
-	b.PutOrder(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: testNow})
-	b.AppendLedger("P1", 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(100), OrderID: req.ID, Version: 2})
-	require.NoError(t, j.Commit(&b))
+	j := crashedMidOrder(t, req, 100, pallet("P1", 100, 5), pallet("P2", 100, 6))
 
 	cfg := testConfig(1)
-	cfg.ProcessDelay = 300 * time.Millisecond // holds the order in the draining stage while the cancel goes by
+	cfg.ProcessDelay = 300 * time.Millisecond
 	e, _ := recoverEngine(t, cfg, j)
 	o, err := e.CancelOrder(req.ID)
 	require.NoError(t, err)
@@ -468,16 +466,8 @@ func maps[K comparable, V any](m map[K]V) map[K]V {
 // An order allocated in full whose cancel was returning its weight when
 // the crash came: the cancel was never acknowledged, so it ends allocated.
 func TestRecoveryEndsAnOrderThatHoldsAllItAskedFor(t *testing.T) {
-	j := openJournal(t, vfs.NewMem())
-	p1 := pallet("P1", 100, 5)
 	req := order("returning", 60)
-	req.SKU, req.CreatedAt = inventory.DefaultSKU, testNow
-	var b journal.Batch
-	b.PutPallet(p1)
-	b.AppendLedger("P1", 0, inventory.NewPallet(p1).Ledger()[0])
-	b.PutOrder(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: testNow})
-	b.AppendLedger("P1", 0, inventory.LedgerEntry{At: testNow, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(60), OrderID: req.ID, Version: 2})
-	require.NoError(t, j.Commit(&b))
+	j := crashedMidOrder(t, req, 60, pallet("P1", 100, 5))
 
 	e, r := recoverEngine(t, testConfig(1), j)
 	require.Equal(t, 1, r.Redriven)

@@ -137,12 +137,26 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// start opens the intake — with room for the orders recovery re-drives,
-// which go first — and starts chaos: the engine takes writes from now on.
+// start re-drives recovered orders, opens the intake and starts chaos: the
+// engine takes writes from now on. A recovered order that holds weight was
+// being allocated when the crash came: it goes straight back to its
+// coordinator, ahead of any cancel, which then gives its weight back the
+// usual way. The others wait in the intake, ahead of new orders.
 func (e *Engine) start(redrive []*orderRecord) {
-	e.intake = make(chan *orderRecord, e.cfg.IntakeCapacity+len(redrive))
+	var queued []*orderRecord
 	for _, rec := range redrive {
 		e.unfinished.Add(1)
+		o := rec.load()
+		if len(o.Allocations) == 0 {
+			queued = append(queued, rec)
+			continue
+		}
+		e.inFlight <- struct{}{} // freed as coordinators finish orders
+		pid, _ := e.lookupCoordinator(o.Request.SKU)
+		e.system.Root.Send(pid, &placeOrder{rec: rec})
+	}
+	e.intake = make(chan *orderRecord, e.cfg.IntakeCapacity+len(queued))
+	for _, rec := range queued {
 		e.queued.Add(1)
 		e.intake <- rec
 	}
@@ -463,7 +477,6 @@ func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEn
 			// The coordinator may still receive them: keep the ids claimed.
 			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
 		}
-
 	}
 	return entries, nil
 }

@@ -23,9 +23,15 @@ type orderRecord struct {
 
 // visible reports whether clients may see the record.
 func (r *orderRecord) visible() bool {
+	_, ok := r.loadVisible()
+	return ok
+}
+
+// loadVisible returns the snapshot if clients may see it.
+func (r *orderRecord) loadVisible() (inventory.Order, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.pending && !r.abandoned
+	return r.snap, !r.pending && !r.abandoned
 }
 
 // settle ends the pending state: accepted, or abandoned.
@@ -167,8 +173,8 @@ func (b *orderBook) all() []inventory.Order {
 		s := &b.shards[i]
 		s.mu.RLock()
 		for _, r := range s.m {
-			if r.visible() {
-				out = append(out, r.load())
+			if o, ok := r.loadVisible(); ok {
+				out = append(out, o)
 			}
 		}
 		s.mu.RUnlock()

@@ -64,15 +64,7 @@ func getJSON(t *testing.T, url string) map[string]any {
 func TestServerEndToEnd(t *testing.T) {
 	base, logs, stop := startServer(t, "-seed-pallets", "200", "-seed", "7", "-chaos-interval", "2ms")
 
-	// Ready once seeded.
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 5*time.Millisecond)
+	waitReady(t, base) // once seeded
 	assert.Contains(t, logs.String(), "[SYSTEM] Warehouse seeded: 200 pallets")
 
 	inv := getJSON(t, base+"/api/inventory")
@@ -153,8 +145,8 @@ func TestARestartKeepsTheWarehouse(t *testing.T) {
 	dir := t.TempDir()
 	base, _, stop := startServer(t, "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0", "-seed", "7")
 	waitReady(t, base)
-	resp := postJSON(t, base+"/api/orders", `{"id":"kept","customer":"c","amountRequested":1200}`)
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	status, _ := post(context.Background(), base+"/api/orders", `{"id":"kept","customer":"c","amountRequested":1200}`)
+	require.Equal(t, http.StatusAccepted, status)
 	before := getJSON(t, base+"/api/orders/kept?wait=5s")
 	require.Equal(t, "allocated", before["status"])
 	inventory := getJSON(t, base+"/api/inventory")
@@ -190,14 +182,6 @@ func waitReady(t *testing.T, base string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 5*time.Millisecond)
-}
-
-func postJSON(t *testing.T, url, body string) *http.Response {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	require.NoError(t, err)
-	resp.Body.Close()
-	return resp
 }
 
 func TestFlagsAndEnvironment(t *testing.T) {

@@ -65,7 +65,9 @@ func (o *outcome) ledger(en *palletEntry, e inventory.LedgerEntry) inventory.Cen
 	if !ok {
 		i = len(o.pallets)
 		o.index[en] = i
-		o.pallets = append(o.pallets, palletPub{en: en, state: *en.durable.Load()})
+		d := *en.durable.Load()
+		d.Held = 0 // holds are never durable
+		o.pallets = append(o.pallets, palletPub{en: en, state: d})
 	}
 	p := &o.pallets[i]
 	switch {
@@ -127,6 +129,13 @@ func (c *coordinator) commit(ctx actor.Context) {
 	}
 	if err == nil {
 		for _, p := range out.pallets {
+			// Snapshots are immutable: usually the pallet's live one is at
+			// this very state, and sharing it saves an allocation per pallet
+			// per commit (shown() takes only weight and version from it).
+			if live := p.en.state.Load(); live != nil && live.Version == p.state.Version && live.OnHand == p.state.OnHand {
+				p.en.durable.Store(live)
+				continue
+			}
 			s := p.state
 			p.en.durable.Store(&s)
 		}

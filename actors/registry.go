@@ -31,6 +31,7 @@ func (e *palletEntry) shown() (inventory.PalletState, bool) {
 		return inventory.PalletState{}, false
 	}
 	s := *d
+	s.Held = 0
 	if live := e.state.Load(); live.Version == s.Version {
 		s.Held = live.Held
 	}
@@ -50,7 +51,8 @@ func newPalletRegistry() *palletRegistry {
 }
 
 // claim reserves ids for new pallets; it fails if any id is taken (then
-// nothing is claimed). The entries get their PIDs before they are listed.
+// nothing is claimed). The entries get their PIDs and states before they
+// are listed.
 func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -63,9 +65,7 @@ func (r *palletRegistry) claim(specs []inventory.PalletSpec) ([]*palletEntry, st
 	}
 	entries := make([]*palletEntry, len(specs))
 	for i, s := range specs {
-		e := &palletEntry{spec: s}
-		st := inventory.NewPallet(s).State()
-		e.state.Store(&st)
+		e := &palletEntry{spec: s} // its states come with its actor
 		entries[i] = e
 		r.byID[s.ID] = e
 	}

@@ -123,22 +123,24 @@ type coordinator struct {
 	flushers    []*actor.PID
 	timers      selfTimers
 	nextID      uint64
+	batchLimit  int // adapts to contention: see batchSize
 	entries     map[string]*palletEntry
 	out         outcome // what the message being handled changed
 }
 
 func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 	return &coordinator{
-		eng:     eng,
-		sku:     sku,
-		log:     eng.log.With("sku", sku),
-		rng:     rand.New(rand.NewPCG(seed, 0x6261636f6e)),
-		view:    inventory.NewView(),
-		pids:    map[string]*actor.PID{},
-		entries: map[string]*palletEntry{},
-		orders:  map[string]*orderState{},
-		early:   map[string]bool{},
-		out:     outcome{journaled: eng.journal != nil, index: map[*palletEntry]int{}},
+		eng:        eng,
+		sku:        sku,
+		log:        eng.log.With("sku", sku),
+		rng:        rand.New(rand.NewPCG(seed, 0x6261636f6e)),
+		view:       inventory.NewView(),
+		pids:       map[string]*actor.PID{},
+		entries:    map[string]*palletEntry{},
+		orders:     map[string]*orderState{},
+		early:      map[string]bool{},
+		batchLimit: eng.cfg.BatchOrdersMax,
+		out:        outcome{journaled: eng.journal != nil, index: map[*palletEntry]int{}},
 	}
 }
 
@@ -337,7 +339,7 @@ func (c *coordinator) startBatch(ctx actor.Context) {
 	now := time.Now().UTC()
 	c.nextID++
 	b := &batchState{id: c.nextID, at: now, holds: map[int][]inventory.HoldRequest{}, failed: map[int]bool{}}
-	n := min(len(c.pending), c.eng.cfg.BatchOrdersMax)
+	n := c.batchSize()
 	for _, o := range c.pending[:n] {
 		o.inBatch, o.queued = true, false
 		o.snap.Attempts++
@@ -379,6 +381,26 @@ func (c *coordinator) startBatch(ctx actor.Context) {
 	}
 	b.outstanding = len(b.slots)
 	c.armTimeout(ctx, b)
+}
+
+// batchSize is how many orders at the head of the line the next batch
+// plans. Contention is physical: strikes land on the head of the FEFO line,
+// where the first orders of every batch are, and a batch's window between
+// planning and confirming grows with its size. So an order that was
+// refused before is planned alone (its window is then the smallest there
+// is), orders that were refused never ride behind others, and the batch
+// limit halves after a cut and doubles after a clean batch.
+func (c *coordinator) batchSize() int {
+	if c.pending[0].snap.Conflicts > 0 {
+		return 1
+	}
+	n := min(len(c.pending), c.batchLimit)
+	for i, o := range c.pending[1:n] {
+		if o.snap.Conflicts > 0 {
+			return i + 1
+		}
+	}
+	return n
 }
 
 func (c *coordinator) onReserveReply(ctx actor.Context, m *ReserveReply) {
@@ -529,7 +551,9 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 	}
 	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
 		c.pullForward(step.Versions)
-		c.record(step)
+		if c.sku != "" { // the unstocked coordinator's rejections are no SKU's history
+			c.record(step)
+		}
 		for _, t := range step.Takes {
 			for _, p := range t.Takes {
 				c.out.ledger(c.entries[p.PalletID], inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
@@ -573,6 +597,11 @@ func (c *coordinator) resolve(ctx actor.Context, chain *ConfirmChain) {
 			ctx.Send(c.pids[c.view.At(slot).Spec.ID], &Release{Keys: keys})
 		}
 	}
+	if len(b.failed) > 0 {
+		c.batchLimit = max(1, c.batchLimit/2)
+	} else {
+		c.batchLimit = min(c.eng.cfg.BatchOrdersMax, 2*c.batchLimit)
+	}
 	c.enqueueFront(again...)
 	c.batch = nil
 }
@@ -584,19 +613,20 @@ type ending struct {
 	reason inventory.Reason
 }
 
-// retryOrPark puts an order that did not complete back in line. An order
-// whose own hold was refused counts a conflict and backs off with jitter;
-// past RetryAttemptsMax conflicts it is rejected for contention.
+// retryOrPark puts an order that did not complete back in line. Only an
+// order whose own reservation was refused (or whose planned pallet changed)
+// is charged a conflict: it backs off with jitter, and past
+// RetryAttemptsMax conflicts it is rejected for contention. An order cut
+// only because an order ahead of it conflicted plans again at once,
+// uncharged: every cut charges the first order it cuts, so the re-plans an
+// order can suffer are bounded by the conflicts the orders ahead of it may
+// have.
 func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted bool, again []*orderState) []*orderState {
 	if o.cancelled {
 		c.settleCancelled(ctx, o)
 		return again
 	}
 	if !conflicted {
-		if o.snap.Attempts > c.attemptsMax() {
-			c.reject(ctx, o, inventory.ReasonContention)
-			return again
-		}
 		return append(again, o)
 	}
 	o.snap.Conflicts++
@@ -613,10 +643,6 @@ func (c *coordinator) retryOrPark(ctx actor.Context, o *orderState, conflicted b
 	c.timers.after(ctx, d, &retryDue{id: o.snap.Request.ID})
 	return again
 }
-
-// attemptsMax bounds attempts of any kind, conflicts or not: an order
-// pushed back again and again by other orders' conflicts still ends.
-func (c *coordinator) attemptsMax() int { return 4*c.eng.cfg.RetryAttemptsMax + 16 }
 
 // backoff is exponential in the number of conflicts, capped, with full
 // jitter over its upper half so that colliding orders spread out.

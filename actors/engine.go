@@ -64,6 +64,7 @@ type Engine struct {
 
 	coordMu      sync.Mutex
 	coordinators map[string]*actor.PID
+	unstocked    *actor.PID // the coordinator of orders for SKUs never received
 	coordSeq     uint64
 
 	admit      sync.RWMutex // held shared while admitting, exclusively to close
@@ -131,6 +132,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	})
 	e.sweeper = e.system.Root.Spawn(newSweeperProps(e))
+	e.unstocked = e.spawnCoordinator("")
 	if e.journal == nil {
 		e.start(nil)
 	}
@@ -152,8 +154,7 @@ func (e *Engine) start(redrive []*orderRecord) {
 			continue
 		}
 		e.inFlight <- struct{}{} // freed as coordinators finish orders
-		pid, _ := e.lookupCoordinator(o.Request.SKU)
-		e.system.Root.Send(pid, &placeOrder{rec: rec})
+		e.system.Root.Send(rec.route, &placeOrder{rec: rec})
 	}
 	e.intake = make(chan *orderRecord, e.cfg.IntakeCapacity+len(queued))
 	for _, rec := range queued {
@@ -195,8 +196,7 @@ func (e *Engine) dispatch() {
 		if e.cfg.ProcessDelay > 0 && !e.draining.Load() {
 			time.Sleep(e.cfg.ProcessDelay) // the demo's artificial work, not synchronization
 		}
-		pid, _ := e.lookupCoordinator(rec.load().Request.SKU) // PlaceOrder checked it exists
-		e.system.Root.Send(pid, &placeOrder{rec: rec})
+		e.system.Root.Send(rec.route, &placeOrder{rec: rec})
 	}
 }
 
@@ -208,20 +208,32 @@ func (e *Engine) coordinator(sku string) *actor.PID {
 	if pid, ok := e.coordinators[sku]; ok {
 		return pid
 	}
-	e.coordSeq++
-	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
-	props := actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithSupervisor(e.resume), actor.WithGuardian(e.resume))
-	pid := e.system.Root.Spawn(props)
+	pid := e.spawnCoordinator(sku)
 	e.coordinators[sku] = pid
 	return pid
 }
 
-func (e *Engine) lookupCoordinator(sku string) (*actor.PID, bool) {
+// spawnCoordinator starts a coordinator; coordMu must be held.
+func (e *Engine) spawnCoordinator(sku string) *actor.PID {
+	e.coordSeq++
+	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
+	props := actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithSupervisor(e.resume), actor.WithGuardian(e.resume))
+	return e.system.Root.Spawn(props)
+}
+
+// route returns the coordinator an order for sku goes to: the SKU's own,
+// or, for a SKU never received, the unstocked coordinator, whose view is
+// empty — it rejects every order no_eligible_stock through the same
+// intake, limits and cancel path as any other, and no client can mint a
+// coordinator per made-up SKU.
+func (e *Engine) route(sku string) *actor.PID {
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
-	pid, ok := e.coordinators[sku]
-	return pid, ok
+	if pid, ok := e.coordinators[sku]; ok {
+		return pid
+	}
+	return e.unstocked
 }
 
 // orderDone frees the in-flight slot of an order that reached its first
@@ -265,9 +277,6 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 	if rec, ok := e.orders.lookup(req.ID); ok {
 		return e.repeat(rec, req)
 	}
-	if _, ok := e.lookupCoordinator(req.SKU); !ok {
-		return e.rejectUnknownSKU(req)
-	}
 	if e.queued.Add(1) > int64(e.cfg.IntakeCapacity) {
 		e.queued.Add(-1)
 		e.metrics.throttled.Add(1)
@@ -293,7 +302,7 @@ func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, 
 // or be told it was accepted. If the id is taken it returns that record and
 // false; if the journal fails, its error (the order then never existed).
 func (e *Engine) accept(o inventory.Order) (*orderRecord, bool, error) {
-	rec, created := e.orders.insert(o, e.journal != nil)
+	rec, created := e.orders.insert(o, e.journal != nil, e.route(o.Request.SKU))
 	if !created {
 		return rec, false, nil
 	}
@@ -309,29 +318,6 @@ func (e *Engine) accept(o inventory.Order) (*orderRecord, bool, error) {
 	}
 	e.metrics.accepted.Add(1)
 	return rec, true, nil
-}
-
-// rejectUnknownSKU accepts an order for a SKU never received and ends it
-// at once: no pallet can ever have been eligible.
-func (e *Engine) rejectUnknownSKU(req inventory.OrderRequest) (inventory.Order, bool, error) {
-	now := time.Now().UTC()
-	rec, created, err := e.accept(inventory.Order{Request: req, Status: inventory.StatusRejected,
-		Reason: inventory.ReasonNoEligibleStock, AcceptedAt: now, CompletedAt: now})
-	if !created {
-		return e.repeat(rec, req)
-	}
-	if err != nil {
-		return inventory.Order{}, false, err
-	}
-	e.metrics.finished(inventory.StatusRejected, inventory.ReasonNoEligibleStock)
-	if r := e.cfg.Recorder; r != nil {
-		r.Record(OrderFinished{OrderID: req.ID, Status: inventory.StatusRejected, Reason: inventory.ReasonNoEligibleStock})
-	}
-	o := rec.load()
-	if f := e.cfg.OnFinished; f != nil {
-		f(o)
-	}
-	return o, true, nil
 }
 
 // repeat answers a second placement of an id: the order it names, if the
@@ -384,11 +370,7 @@ func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
 	if !ok {
 		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, ErrNotFound)
 	}
-	pid, ok := e.lookupCoordinator(rec.load().Request.SKU)
-	if !ok { // rejected at intake: its SKU was never received
-		return rec.load(), fmt.Errorf("cancel order %s: it is rejected: %w", id, ErrNotCancellable)
-	}
-	res, err := e.system.Root.RequestFuture(pid, &cancelOrder{rec: rec}, apiTimeout).Result()
+	res, err := e.system.Root.RequestFuture(rec.route, &cancelOrder{rec: rec}, apiTimeout).Result()
 	if err != nil {
 		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
 	}
@@ -584,7 +566,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	<-e.dispatched
 	_ = e.system.Root.StopFuture(e.sweeper).Wait()
 	e.coordMu.Lock()
-	pids := make([]*actor.PID, 0, len(e.coordinators))
+	pids := []*actor.PID{e.unstocked}
 	for _, pid := range e.coordinators {
 		pids = append(pids, pid)
 	}

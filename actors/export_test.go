@@ -64,7 +64,11 @@ func (e *Engine) quiesce() error {
 	}
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
+	pids := []*actor.PID{e.unstocked}
 	for _, pid := range e.coordinators {
+		pids = append(pids, pid)
+	}
+	for _, pid := range pids {
 		if _, err := e.system.Root.RequestFuture(pid, &Flush{}, apiTimeout).Result(); err != nil {
 			return err
 		}

@@ -99,6 +99,18 @@ func place(t testing.TB, e *Engine, req inventory.OrderRequest) inventory.Order 
 	return wait(t, e, o.Request.ID)
 }
 
+// placeAndWait is place for goroutines other than the test's own, where
+// require must not be called: it returns the error instead.
+func placeAndWait(e *Engine, req inventory.OrderRequest) (inventory.Order, error) {
+	o, _, err := e.PlaceOrder(req)
+	if err != nil {
+		return o, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return e.Wait(ctx, o.Request.ID)
+}
+
 func wait(t testing.TB, e *Engine, id string) inventory.Order {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

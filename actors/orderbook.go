@@ -3,6 +3,8 @@ package actors
 import (
 	"sync"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -13,6 +15,10 @@ import (
 // the id against a concurrent duplicate, but nobody else sees it, and a
 // duplicate waits to learn whether it was accepted or abandoned.
 type orderRecord struct {
+	// route is the coordinator that owns the order: its SKU's, or the
+	// engine's unstocked coordinator for a SKU nobody had received when the
+	// order was accepted. Set once, before anyone else sees the record.
+	route     *actor.PID
 	mu        sync.Mutex
 	snap      inventory.Order
 	done      chan struct{} // made by the first waiter, closed at the first terminal state
@@ -125,14 +131,14 @@ func (b *orderBook) shard(id string) int {
 
 // insert adds a new record for o, or returns the existing record with that
 // id and false. A pending record is seen by nobody until it is settled.
-func (b *orderBook) insert(o inventory.Order, pending bool) (*orderRecord, bool) {
+func (b *orderBook) insert(o inventory.Order, pending bool, route *actor.PID) (*orderRecord, bool) {
 	s := &b.shards[b.shard(o.Request.ID)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.m[o.Request.ID]; ok {
 		return r, false
 	}
-	r := &orderRecord{snap: o, pending: pending}
+	r := &orderRecord{snap: o, pending: pending, route: route}
 	s.m[o.Request.ID] = r
 	return r, true
 }

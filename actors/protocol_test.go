@@ -131,7 +131,11 @@ func TestLastFiftyPoundsExactlyOneWins(t *testing.T) {
 		var wg sync.WaitGroup
 		results := make([]inventory.Order, 2)
 		for i, req := range []inventory.OrderRequest{a, b} {
-			wg.Go(func() { results[i] = place(t, e, req) })
+			wg.Go(func() {
+				var err error
+				results[i], err = placeAndWait(e, req)
+				assert.NoError(t, err)
+			})
 		}
 		wg.Wait()
 		won := 0

@@ -76,7 +76,7 @@ func (e *Engine) Recover() (Recovery, error) {
 			if !sameWeights(held, o.Allocations) {
 				return r, corrupt(fmt.Errorf("order %s ended %s holding %v by the ledgers, %v by itself", o.Request.ID, o.Status, held, o.Allocations))
 			}
-			e.orders.insert(o, false)
+			e.orders.insert(o, false, e.route(o.Request.SKU))
 			continue
 		}
 		// Accepted, not finished: it keeps what it committed and plans the
@@ -87,8 +87,7 @@ func (e *Engine) Recover() (Recovery, error) {
 		if total(held) > o.Request.Amount {
 			return r, corrupt(fmt.Errorf("order %s holds %s lbs, more than the %s it asked for", o.Request.ID, total(held), o.Request.Amount))
 		}
-		rec, _ := e.orders.insert(o, false)
-		e.coordinator(o.Request.SKU) // it may name a SKU whose receipt was never journaled
+		rec, _ := e.orders.insert(o, false, e.route(o.Request.SKU))
 		redrive = append(redrive, rec)
 	}
 	for id := range holdings {

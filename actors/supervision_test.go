@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -76,12 +77,38 @@ func TestMadeUpSKUsSpawnNothing(t *testing.T) {
 		o, created, err := e.PlaceOrder(inventory.OrderRequest{ID: fmt.Sprintf("x%d", i), Customer: "c", SKU: fmt.Sprintf("sku-%d", i), Amount: 1})
 		require.NoError(t, err)
 		assert.True(t, created)
+		assert.Equal(t, inventory.StatusQueued, o.Status, "accepted like any order")
+	}
+	for i := range 100 {
+		o := wait(t, e, fmt.Sprintf("x%d", i))
 		assert.Equal(t, inventory.StatusRejected, o.Status)
 		assert.Equal(t, inventory.ReasonNoEligibleStock, o.Reason)
 	}
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
 	assert.Len(t, e.coordinators, 1, "only a receipt starts a coordinator")
+}
+
+func TestAFloodOfMadeUpSKUsMeetsTheIntakeLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(1)
+		cfg.IntakeCapacity, cfg.OrdersInFlightMax, cfg.ProcessDelay = 3, 1, time.Second
+		e := startEngine(t, cfg)
+		accepted := 0
+		var err error
+		for i := 0; err == nil; i++ {
+			require.Less(t, i, 10, "the intake never filled")
+			if _, _, err = e.PlaceOrder(inventory.OrderRequest{ID: fmt.Sprintf("x%d", i), Customer: "c", SKU: fmt.Sprintf("sku-%d", i), Amount: 1}); err == nil {
+				accepted++
+			}
+			synctest.Wait() // the draining stage holds one order at a time for a second
+		}
+		require.ErrorIs(t, err, ErrIntakeFull, "made-up SKUs count against the intake like any order")
+		assert.Equal(t, 4, accepted, "one in the draining stage, three in the intake")
+		for i := range accepted {
+			assert.Equal(t, inventory.ReasonNoEligibleStock, wait(t, e, fmt.Sprintf("x%d", i)).Reason)
+		}
+	})
 }
 
 func TestACoordinatorThatPanicsKeepsItsPallets(t *testing.T) {

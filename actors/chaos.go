@@ -24,7 +24,7 @@ type chaosActor struct {
 
 func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
 	a := &chaosActor{eng: e, cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x6368616f73))}
-	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithGuardian(e.resume))
+	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithGuardian(e.failStop))
 }
 
 func (a *chaosActor) Receive(ctx actor.Context) {
@@ -44,6 +44,9 @@ func (a *chaosActor) schedule(ctx actor.Context) {
 }
 
 func (a *chaosActor) strike(ctx actor.Context) {
+	if a.eng.haltErr.Load() != nil {
+		return // a halted engine changes nothing more
+	}
 	now := time.Now()
 	targets := a.eng.pallets.head(a.cfg.SKU, a.cfg.Targets, func(s inventory.PalletState) bool {
 		return s.OnHand > 0 && !inventory.Expired(s.Spec.Expires, now)

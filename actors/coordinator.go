@@ -23,7 +23,7 @@ type (
 		recovered bool // from the journal at start-up: not a new event
 		replyTo   *actor.PID
 	}
-	receivedPallets struct{}
+	receivedPallets struct{ err error }
 	cancelOrder     struct {
 		rec     *orderRecord
 		replyTo *actor.PID
@@ -81,6 +81,7 @@ type batchState struct {
 	chain       *ConfirmChain
 	timerGen    int // bumped on every arm, so a stale tick is recognised
 	timer       *time.Timer
+	resends     int // of the decided confirm chain
 }
 
 // returnOp gives an order's weight back: a cancel of an allocated order, or
@@ -99,7 +100,14 @@ type returnOp struct {
 	reason      inventory.Reason
 	waiters     []*actor.PID
 	finishSlot  bool // the order still holds an in-flight slot
+	resends     int
 }
+
+// resendsMax bounds how often a decided confirm chain or a return is sent
+// again. Locally a message is never lost, so one that stays unanswered
+// means a pallet is gone — a bug. The engine then halts, and a restart
+// recovers from the journal, which holds nothing the lost messages did.
+const resendsMax = 3
 
 // coordinator allocates one SKU. It is the serialization point of that
 // SKU: it plans orders in batches on its FEFO view, reserves on pallet
@@ -147,6 +155,10 @@ func newCoordinator(eng *Engine, sku string, seed uint64) *coordinator {
 func (c *coordinator) busy() bool { return c.batch != nil || c.ret != nil }
 
 func (c *coordinator) Receive(ctx actor.Context) {
+	if c.eng.haltErr.Load() != nil {
+		c.inert(ctx)
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.out.reset() // half a message is never journaled or shown
@@ -193,7 +205,12 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.onTimeout(ctx, m)
 	case *returnTimeout:
 		if op := c.ret; op != nil && op.id == m.op {
-			c.log.Warn("return replies timed out; asking again", "order", op.orderID)
+			if op.resends == resendsMax {
+				c.eng.halt(fmt.Errorf("sku %s: the return of order %s went unanswered %d times", c.sku, op.orderID, resendsMax+1))
+				return
+			}
+			op.resends++
+			c.log.Warn("return replies timed out; asking again", "order", op.orderID, "resend", op.resends)
 			c.sendReturns(ctx, op)
 		}
 	case *Flush:
@@ -203,6 +220,22 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		return
 	}
 	c.maybeStart(ctx)
+}
+
+// inert is a halted engine's coordinator: it does nothing more, and only
+// answers what callers wait for, with the reason.
+func (c *coordinator) inert(ctx actor.Context) {
+	err := c.eng.Err()
+	switch m := ctx.Message().(type) {
+	case *cancelOrder:
+		ctx.Respond(&cancelReply{order: m.rec.load(), err: fmt.Errorf("cancel order %s: %w", m.rec.load().Request.ID, err)})
+	case *receivePallets:
+		ctx.Respond(&receivedPallets{err: err})
+	case *Flush:
+		ctx.Respond(&Flushed{})
+	case *actor.Stopping:
+		c.timers.stop()
+	}
 }
 
 // maybeStart begins the next operation when none is in flight: queued
@@ -682,10 +715,14 @@ func (c *coordinator) onTimeout(ctx actor.Context, m *batchTimeout) {
 		}
 		c.afterReserve(ctx)
 	case phaseConfirming:
-		// Pallets are always restarted, never stopped, so the chain will get
-		// through: keep resending (confirms are idempotent), like any 2PC
-		// coordinator whose decision is made.
-		c.log.Error("confirm chain lost; sending it again", "batch", b.id)
+		// Confirms are idempotent, so the decided chain is sent again, like
+		// any 2PC coordinator's decision — a bounded number of times.
+		if b.resends == resendsMax {
+			c.eng.halt(fmt.Errorf("sku %s: the confirm chain of batch %d went unanswered %d times", c.sku, b.id, resendsMax+1))
+			return
+		}
+		b.resends++
+		c.log.Error("confirm chain lost; sending it again", "batch", b.id, "resend", b.resends)
 		b.chain = &ConfirmChain{Batch: b.id, At: b.chain.At, Links: b.chain.Links, ReplyTo: ctx.Self()}
 		ctx.Send(b.chain.Links[0].Pallet, b.chain)
 		c.armTimeout(ctx, b)
@@ -847,8 +884,8 @@ func (c *coordinator) startReturn(ctx actor.Context, op *returnOp) {
 }
 
 // sendReturns asks every pallet that has not answered to give the order's
-// weight back, and arms a timeout to ask again: a return is idempotent (a
-// second one gives nothing), and pallets are never stopped, so it ends.
+// weight back, and arms a timeout to ask again (a bounded number of
+// times): a return is idempotent, a second one gives nothing.
 func (c *coordinator) sendReturns(ctx actor.Context, op *returnOp) {
 	now := time.Now().UTC()
 	for _, id := range op.pallets {

@@ -27,9 +27,13 @@ var (
 	ErrNotCancellable  = errors.New("order cannot be cancelled")
 	ErrClosed          = errors.New("engine closed")
 	// ErrUnavailable: the engine cannot persist, so it takes no writes —
-	// it is still recovering, or its journal failed (the wrapped error says
-	// why; a restart recovers from what was persisted).
+	// it is still recovering, its journal failed, or it halted (the wrapped
+	// error says why; a restart recovers from what was persisted).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrHalted: a broken invariant stopped the engine (always wrapped in
+	// ErrUnavailable). Nothing it did after the break was journaled or
+	// shown; a restart recovers from the journal.
+	ErrHalted = errors.New("engine halted")
 )
 
 // apiTimeout bounds how long an API call waits on an actor. Replies are
@@ -54,13 +58,17 @@ type Engine struct {
 	durableChanged notifier
 	recovered      atomic.Bool // writes are taken only once recovery is done
 
-	// resume is the supervision of every actor here: a panic (a programmer
-	// error, counted in Failures) drops the message that caused it and the
-	// actor goes on with its state and its children. Restarting would be
-	// worse: protoactor stops a restarting actor's children, so a
-	// coordinator's restart would kill its pallets, and a stopped pallet
-	// would leave the phases waiting on it with nobody to answer.
-	resume actor.SupervisorStrategy
+	// failStop is the supervision of every actor here. A panic is a broken
+	// invariant (a programmer error, counted in Failures): the actor that
+	// panicked is stopped — its half-changed state is never used again —
+	// and the whole engine halts. Resuming would carry on with a state no
+	// test ever saw, and restarting an actor in place would lose what it
+	// knew without the journal's help; the journal already knows how to
+	// rebuild everything, so a restart recovers from it.
+	failStop actor.SupervisorStrategy
+	halted   chan struct{} // closed by halt
+	haltErr  atomic.Pointer[error]
+	haltOnce sync.Once
 
 	coordMu      sync.Mutex
 	coordinators map[string]*actor.PID
@@ -111,6 +119,7 @@ func New(cfg Config) (*Engine, error) {
 		allDone:      make(chan struct{}),
 		stop:         make(chan struct{}),
 		dispatched:   make(chan struct{}),
+		halted:       make(chan struct{}),
 	}
 	e.idle = sync.NewCond(&e.idleMu)
 	e.system = actor.NewActorSystem(
@@ -121,7 +130,10 @@ func New(cfg Config) (*Engine, error) {
 		// at shutdown); a short window ends its helper goroutine quickly.
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
-	e.resume = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.ResumeDirective })
+	e.failStop = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
+		e.halt(fmt.Errorf("an actor panicked: %v", reason))
+		return actor.StopDirective
+	})
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		switch ev := evt.(type) {
 		case *actor.SupervisorEvent:
@@ -168,9 +180,38 @@ func (e *Engine) start(redrive []*orderRecord) {
 	e.recovered.Store(true)
 }
 
+// halt stops the engine for good after a broken invariant: it takes no
+// more writes, its coordinators journal and show nothing more, waiters are
+// released, and Close no longer waits for unfinished orders. The process
+// should then exit so that a restart recovers from the journal (the server
+// does). Only the first cause is kept.
+func (e *Engine) halt(cause error) {
+	e.haltOnce.Do(func() {
+		err := fmt.Errorf("%w: %w", ErrHalted, cause)
+		e.haltErr.Store(&err)
+		e.log.Error(fmt.Sprintf("[ALERT] %v. Taking no more writes; restart to recover from the journal.", err))
+		close(e.halted)
+		e.durableChanged.notify()
+	})
+}
+
+// haltedErr is Err's halt, or nil.
+func (e *Engine) haltedErr() error {
+	if e.haltErr.Load() == nil {
+		return nil
+	}
+	return e.Err()
+}
+
+// Halted is closed once the engine has halted; Err then says why.
+func (e *Engine) Halted() <-chan struct{} { return e.halted }
+
 // Err reports why the engine takes no writes: it has not recovered yet,
-// or its journal failed. Nil when it takes them.
+// its journal failed, or it halted. Nil when it takes them.
 func (e *Engine) Err() error {
+	if p := e.haltErr.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, *p)
+	}
 	if !e.recovered.Load() {
 		return fmt.Errorf("%w: recovering", ErrUnavailable)
 	}
@@ -218,7 +259,7 @@ func (e *Engine) spawnCoordinator(sku string) *actor.PID {
 	e.coordSeq++
 	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
 	props := actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithSupervisor(e.resume), actor.WithGuardian(e.resume))
+		actor.WithSupervisor(e.failStop), actor.WithGuardian(e.failStop))
 	return e.system.Root.Spawn(props)
 }
 
@@ -354,6 +395,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (inventory.Order, error) {
 	select {
 	case <-rec.finished():
 		return rec.load(), nil
+	case <-e.halted:
+		return rec.load(), fmt.Errorf("wait for order %s: %w", id, e.Err())
 	case <-ctx.Done():
 		return rec.load(), fmt.Errorf("wait for order %s: %w", id, ctx.Err())
 	}
@@ -455,9 +498,13 @@ func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEn
 			m.pallets = append(m.pallets, pallets[i])
 			m.entries = append(m.entries, entries[i])
 		}
-		if _, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result(); err != nil {
+		res, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result()
+		if err != nil {
 			// The coordinator may still receive them: keep the ids claimed.
 			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
+		}
+		if err := res.(*receivedPallets).err; err != nil {
+			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
 		}
 	}
 	return entries, nil
@@ -522,6 +569,9 @@ func (e *Engine) Ledger(id string) ([]inventory.LedgerEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("ledger of pallet %s: %w", id, ErrNotFound)
 	}
+	if e.haltErr.Load() != nil { // its actor may be gone
+		return nil, fmt.Errorf("ledger of pallet %s: %w", id, e.Err())
+	}
 	d := en.durable.Load()
 	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{UpTo: d.Version}, apiTimeout).Result()
 	if err != nil {
@@ -559,6 +609,8 @@ func (e *Engine) Close(ctx context.Context) error {
 	var err error
 	select {
 	case <-e.allDone:
+	case <-e.halted:
+		err = fmt.Errorf("close engine: %d orders unfinished: %w", e.unfinished.Load(), e.Err())
 	case <-ctx.Done():
 		err = fmt.Errorf("close engine: %d orders still unfinished: %w", e.unfinished.Load(), ctx.Err())
 	}

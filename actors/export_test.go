@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"fmt"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/baconator/baconator/inventory"
@@ -22,6 +24,17 @@ func (e *Engine) palletPID(id string) *actor.PID {
 // the ids of the pallets involved in FEFO order. Install before any order.
 func (e *Engine) onceBeforeReserve(f func(palletIDs []string)) { e.hooks.beforeReserve = once(f) }
 func (e *Engine) onceBeforeConfirm(f func(palletIDs []string)) { e.hooks.beforeConfirm = once(f) }
+
+// armPanic makes the coordinator panic mid-message, just before it sends
+// its n-th confirm chain. Install before any order.
+func armPanic(e *Engine, n int) {
+	seen := 0 // only ever touched from one coordinator's goroutine
+	e.hooks.beforeConfirm = func([]string) {
+		if seen++; seen == n {
+			panic(fmt.Sprintf("planted: a broken invariant before confirm chain %d", n))
+		}
+	}
+}
 
 func once(f func([]string)) func([]string) {
 	done := false // only ever called from one coordinator's goroutine

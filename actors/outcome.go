@@ -121,8 +121,8 @@ func (c *coordinator) commit(ctx actor.Context) {
 		return
 	}
 	e := c.eng
-	var err error
-	if e.journal != nil {
+	err := e.haltedErr() // a halted engine journals and shows nothing more
+	if err == nil && e.journal != nil {
 		if err = e.journal.Commit(&out.batch); err != nil {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}

@@ -2,22 +2,36 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baconator/baconator/inventory"
 )
 
-func TestAPalletThatPanicsResumesWithItsState(t *testing.T) {
-	e, err := New(testConfig(1))
+// haltedEngine starts an engine that a test will halt: its cleanup
+// expects the halt instead of failing on it.
+func haltedEngine(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
+	t.Cleanup(func() {
+		_ = e.Close(context.Background()) // a halted engine does not wait for its orders
+		require.ErrorIs(t, e.Err(), ErrHalted, "the engine was expected to halt")
+	})
+	return e
+}
+
+func TestAPalletThatPanicsHaltsTheEngine(t *testing.T) {
+	e := haltedEngine(t, testConfig(1))
 	receive(t, e, pallet("P1", 1000, 5))
 	place(t, e, order("before", 100))
 
@@ -25,15 +39,122 @@ func TestAPalletThatPanicsResumesWithItsState(t *testing.T) {
 	bad := newProbe(t, e)
 	bad.request(e, e.palletPID("P1"), &Reserve{ExpectedVersion: 2, Deadline: time.Now().Add(time.Second),
 		Holds: []inventory.HoldRequest{{Key: inventory.HoldKey{Order: "bug", Attempt: 1}, Lbs: 0}}})
-	require.Eventually(t, func() bool { return e.Failures() == 1 }, 10*time.Second, time.Millisecond, "the panic is seen by the supervisor")
+	select {
+	case <-e.Halted():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not halt")
+	}
+	require.EqualValues(t, 1, e.Failures())
+	require.ErrorIs(t, e.Err(), ErrUnavailable)
+	require.ErrorIs(t, e.Err(), ErrHalted)
+	require.ErrorContains(t, e.Err(), "hold")
 
-	o := place(t, e, order("after", 100))
-	assert.Equal(t, inventory.StatusAllocated, o.Status, "the resumed pallet still serves")
-	p, _ := e.Pallet("P1")
-	assert.Equal(t, inventory.Lbs(800), p.OnHand, "and kept its weight")
-	assert.Equal(t, p.OnHand, ledgerSum(t, e, "P1"), "and its ledger")
+	_, _, err := e.PlaceOrder(order("after", 100))
+	require.ErrorIs(t, err, ErrUnavailable, "a halted engine takes no writes")
+	_, err = e.AdjustPallet("P1", inventory.Lbs(1), "count_correction")
+	require.ErrorIs(t, err, ErrUnavailable)
+	p, err := e.Pallet("P1")
+	require.NoError(t, err, "reads still serve the last durable state")
+	assert.Equal(t, inventory.Lbs(900), p.OnHand)
 }
 
+func TestACoordinatorThatPanicsHaltsAndReleasesWaiters(t *testing.T) {
+	e := haltedEngine(t, testConfig(1))
+	receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
+	e.onceBeforeConfirm(func([]string) { panic("a bug inside the coordinator") })
+
+	o, _, err := e.PlaceOrder(order("hit", 100))
+	require.NoError(t, err)
+	_, err = e.Wait(context.Background(), o.Request.ID)
+	require.ErrorIs(t, err, ErrHalted, "a waiter is told the engine halted, not left hanging")
+	got, err := e.Order(o.Request.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Status.Terminal(), "nothing the halted coordinator did is shown")
+	p, _ := e.Pallet("P1")
+	assert.Equal(t, inventory.Lbs(1000), p.OnHand)
+}
+
+// TestAPanicMidHistoryRecoversFromTheJournal plants a panic inside a
+// coordinator at a seeded moment of a journaled history with chaos on:
+// the engine halts, and a new engine recovers from the journal with every
+// acknowledged order there and terminal, every acknowledged adjustment in
+// its ledger and the books balanced.
+func TestAPanicMidHistoryRecoversFromTheJournal(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			rng := seeded(t, seed)
+			j := openJournal(t, vfs.NewMem())
+			cfg := testConfig(seed)
+			cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 3, SKU: "pork"}
+			cfg.Journal = j
+			e := haltedEngine(t, cfg)
+			_, err := e.Recover()
+			require.NoError(t, err)
+			now := time.Now().UTC().Truncate(time.Hour)
+			var specs []inventory.PalletSpec
+			for i := range 20 {
+				specs = append(specs, randomPallet(rng, fmt.Sprintf("P-%03d", i), now))
+			}
+			receive(t, e, specs...)
+			armPanic(e, 1+rng.IntN(20))
+
+			var mu sync.Mutex
+			acked := map[string]inventory.OrderRequest{}
+			adjusted := map[string][]int64{}
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wrng := rand.New(rand.NewPCG(seed, uint64(w)))
+				wg.Go(func() {
+					for i := range 5_000 { // the planted panic halts the engine long before
+						if wrng.IntN(5) == 0 {
+							id := specs[wrng.IntN(len(specs))].ID
+							s, err := e.AdjustPallet(id, inventory.CentiLbs(1+wrng.Int64N(2_000)), "count_correction")
+							if errors.Is(err, ErrUnavailable) {
+								return
+							}
+							if assert.NoError(t, err) {
+								mu.Lock()
+								adjusted[id] = append(adjusted[id], s.Version)
+								mu.Unlock()
+							}
+							continue
+						}
+						req := inventory.OrderRequest{ID: fmt.Sprintf("o-%d-%d", w, i), Customer: "c", SKU: skus[wrng.IntN(len(skus))], Amount: inventory.CentiLbs(1 + wrng.Int64N(60_000))}
+						if _, _, err := e.PlaceOrder(req); err != nil {
+							assert.ErrorIs(t, err, ErrUnavailable)
+							return
+						}
+						mu.Lock()
+						acked[req.ID] = req
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait() // every worker stops at the halt
+			require.ErrorIs(t, e.Close(context.Background()), ErrHalted)
+			t.Logf("halted with %d orders and %d adjustments acknowledged", len(acked), len(adjusted))
+
+			e2, r := recoverEngine(t, testConfig(seed), j)
+			e2.waitIdle()
+			require.Equal(t, len(acked), r.Orders, "the journal holds exactly the acknowledged orders")
+			for id, req := range acked {
+				o, err := e2.Order(id)
+				require.NoError(t, err, "order %s was acknowledged and is lost", id)
+				require.True(t, o.Request.SameAs(req))
+				require.True(t, o.Status.Terminal(), "order %s is %s", id, o.Status)
+			}
+			for id, versions := range adjusted {
+				entries, err := e2.Ledger(id)
+				require.NoError(t, err)
+				for _, v := range versions {
+					require.True(t, hasAdjustment(entries, v), "pallet %s: acknowledged adjustment at v%d lost", id, v)
+				}
+			}
+			require.NoError(t, e2.quiesce())
+			checkConserved(t, e2)
+		})
+	}
+}
 func TestConcurrentCancelsOfAnAllocatedOrder(t *testing.T) {
 	e, rec := engineWithRecorder(t)
 	receive(t, e, pallet("P1", 1000, 5))
@@ -109,24 +230,4 @@ func TestAFloodOfMadeUpSKUsMeetsTheIntakeLimit(t *testing.T) {
 			assert.Equal(t, inventory.ReasonNoEligibleStock, wait(t, e, fmt.Sprintf("x%d", i)).Reason)
 		}
 	})
-}
-
-func TestACoordinatorThatPanicsKeepsItsPallets(t *testing.T) {
-	e, err := New(testConfig(1))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
-	receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
-	e.onceBeforeConfirm(func([]string) { panic("a bug inside the coordinator") })
-
-	o, _, err := e.PlaceOrder(order("hit", 100))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return e.Failures() == 1 }, 10*time.Second, time.Millisecond)
-	// The message that panicked is dropped; the batch's own reply timeout
-	// gets the order moving again, so it still ends.
-	assert.True(t, wait(t, e, o.Request.ID).Status.Terminal())
-
-	// The pallets survived the coordinator's failure and still answer.
-	p, err := e.AdjustPallet("P1", inventory.Lbs(1), "count_correction")
-	require.NoError(t, err)
-	assert.Equal(t, inventory.Lbs(901), p.OnHand, "1,000 lb, less the 100 lb order, plus the adjustment")
 }

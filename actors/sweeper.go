@@ -21,7 +21,7 @@ type sweeper struct {
 
 func newSweeperProps(e *Engine) *actor.Props {
 	s := &sweeper{eng: e}
-	return actor.PropsFromProducer(func() actor.Actor { return s }, actor.WithGuardian(e.resume))
+	return actor.PropsFromProducer(func() actor.Actor { return s }, actor.WithGuardian(e.failStop))
 }
 
 // sweepIntervalMin keeps a tiny hold timeout from spinning the sweeper.

@@ -195,7 +195,7 @@ func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 	})
 }
 
-func TestCloseGivesUpCleanlyOnAStuckOrder(t *testing.T) {
+func TestAConfirmChainNobodyAnswersHaltsTheEngine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Messages to the dead pallet are dead letters; see the silent-pallet test.
 		t.Cleanup(func() { time.Sleep(time.Second); synctest.Wait() })
@@ -203,16 +203,19 @@ func TestCloseGivesUpCleanlyOnAStuckOrder(t *testing.T) {
 		require.NoError(t, err)
 		receive(t, e, bubblePallet("P1", 1000, 5*day))
 		// The pallet dies between the phases: the decided confirm chain is
-		// resent forever, so the order can never end.
+		// resent a bounded number of times, then the engine halts (a
+		// restart would recover from the journal).
 		e.onceBeforeConfirm(func([]string) { require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait()) })
 		_, _, err = e.PlaceOrder(order("stuck", 10))
 		require.NoError(t, err)
 
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		<-e.Halted()
+		assert.ErrorContains(t, e.Err(), "the confirm chain of batch 1 went unanswered 4 times")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		err = e.Close(ctx)
-		assert.ErrorIs(t, err, context.DeadlineExceeded, "Close reports what it could not finish")
-		assert.Contains(t, err.Error(), "1 orders still unfinished")
+		assert.ErrorIs(t, err, ErrHalted, "Close reports the halt, without waiting out the stuck order")
+		assert.Contains(t, err.Error(), "1 orders unfinished")
 		// Leaving the bubble with a goroutine still running would fail the test.
 	})
 }

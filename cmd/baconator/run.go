@@ -229,6 +229,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 	case err := <-serveErr:
 		shutdown(eng, srv, api, o.shutdownTimeout, log)
 		return fmt.Errorf("serve: %w", err)
+	case <-eng.Halted():
+		// Fail-stop: a broken invariant stopped the engine. Exit non-zero so
+		// that the service manager restarts the server, which recovers from
+		// the journal; nothing the engine did after the break was persisted.
+		shutdown(eng, srv, api, o.shutdownTimeout, log)
+		return eng.Err()
 	}
 	return shutdown(eng, srv, api, o.shutdownTimeout, log)
 }

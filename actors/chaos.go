@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -35,12 +36,12 @@ func (a *chaosActor) Receive(ctx actor.Context) {
 		a.strike(ctx)
 		a.schedule(ctx)
 	case *actor.Stopping:
-		a.timers.stop()
+		a.timers.stopAll()
 	}
 }
 
 func (a *chaosActor) schedule(ctx actor.Context) {
-	a.timers.after(ctx, a.cfg.Interval, &chaosTick{})
+	a.timers.after(ctx, 0, a.cfg.Interval, &chaosTick{})
 }
 
 func (a *chaosActor) strike(ctx actor.Context) {
@@ -61,5 +62,5 @@ func (a *chaosActor) strike(ctx actor.Context) {
 	}
 	// Fire and forget, like a scale: the pallet reports the change to its
 	// coordinator, which logs the strike.
-	ctx.Send(target.pid, &Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
+	ctx.Send(target.pid, &alloc.Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
 )
@@ -24,7 +25,7 @@ var (
 	ErrOrderConflict   = errors.New("order id already used for a different request")
 	ErrNotFound        = errors.New("not found")
 	ErrDuplicatePallet = errors.New("pallet id already received")
-	ErrNotCancellable  = errors.New("order cannot be cancelled")
+	ErrNotCancellable  = alloc.ErrNotCancellable
 	ErrClosed          = errors.New("engine closed")
 	// ErrUnavailable: the engine cannot persist, so it takes no writes —
 	// it is still recovering, its journal failed, or it halted (the wrapped
@@ -59,12 +60,15 @@ type Engine struct {
 	recovered      atomic.Bool // writes are taken only once recovery is done
 
 	// failStop is the supervision of every actor here. A panic is a broken
-	// invariant (a programmer error, counted in Failures): the actor that
-	// panicked is stopped — its half-changed state is never used again —
-	// and the whole engine halts. Resuming would carry on with a state no
-	// test ever saw, and restarting an actor in place would lose what it
-	// knew without the journal's help; the journal already knows how to
-	// rebuild everything, so a restart recovers from it.
+	// invariant (a programmer error, counted in Failures): the whole engine
+	// halts, and from then on every actor is inert — it changes nothing and
+	// only answers what callers wait for, with the reason — so the
+	// half-changed state is never used again. Carrying on would use a
+	// state no test ever saw, and restarting an actor in place would lose
+	// what it knew without the journal's help; the journal already knows
+	// how to rebuild everything, so a restart recovers from it. (Actors are
+	// kept, inert, rather than stopped, so that no request in flight to
+	// them waits out a timeout.)
 	failStop actor.SupervisorStrategy
 	halted   chan struct{} // closed by halt
 	haltErr  atomic.Pointer[error]
@@ -91,12 +95,6 @@ type Engine struct {
 	chaos      *actor.PID
 	sweeper    *actor.PID
 	failures   atomic.Int64
-
-	// hooks, set only by tests, run inside a coordinator at the phase
-	// boundaries, to stage a strike in the windows the protocol must survive.
-	hooks struct {
-		beforeReserve, beforeConfirm func(palletIDs []string)
-	}
 }
 
 // New starts an engine. It validates cfg first.
@@ -132,7 +130,7 @@ func New(cfg Config) (*Engine, error) {
 	)
 	e.failStop = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 		e.halt(fmt.Errorf("an actor panicked: %v", reason))
-		return actor.StopDirective
+		return actor.ResumeDirective // inert from now on: see halt
 	})
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		switch ev := evt.(type) {
@@ -257,7 +255,7 @@ func (e *Engine) coordinator(sku string) *actor.PID {
 // spawnCoordinator starts a coordinator; coordMu must be held.
 func (e *Engine) spawnCoordinator(sku string) *actor.PID {
 	e.coordSeq++
-	c := newCoordinator(e, sku, e.cfg.Seed+e.coordSeq)
+	c := newCoordinatorActor(e, sku, e.cfg.Seed+e.coordSeq)
 	props := actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithSupervisor(e.failStop), actor.WithGuardian(e.failStop))
 	return e.system.Root.Spawn(props)
@@ -521,11 +519,11 @@ func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string
 	if !ok {
 		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, ErrNotFound)
 	}
-	res, err := e.system.Root.RequestFuture(en.pid, &Adjust{Delta: delta, Reason: reason}, apiTimeout).Result()
+	res, err := e.system.Root.RequestFuture(en.pid, &alloc.Adjust{Delta: delta, Reason: reason}, apiTimeout).Result()
 	if err != nil {
 		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
 	}
-	r := res.(*AdjustReply)
+	r := res.(*alloc.AdjustReply)
 	if r.Err != nil {
 		return inventory.PalletState{}, r.Err
 	}
@@ -569,9 +567,6 @@ func (e *Engine) Ledger(id string) ([]inventory.LedgerEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("ledger of pallet %s: %w", id, ErrNotFound)
 	}
-	if e.haltErr.Load() != nil { // its actor may be gone
-		return nil, fmt.Errorf("ledger of pallet %s: %w", id, e.Err())
-	}
 	d := en.durable.Load()
 	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{UpTo: d.Version}, apiTimeout).Result()
 	if err != nil {
@@ -610,9 +605,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	select {
 	case <-e.allDone:
 	case <-e.halted:
-		err = fmt.Errorf("close engine: %d orders unfinished: %w", e.unfinished.Load(), e.Err())
 	case <-ctx.Done():
 		err = fmt.Errorf("close engine: %d orders still unfinished: %w", e.unfinished.Load(), ctx.Err())
+	}
+	if e.haltErr.Load() != nil { // it may have halted on the way to idle, too
+		err = fmt.Errorf("close engine: %d orders unfinished: %w", e.unfinished.Load(), e.Err())
 	}
 	close(e.stop)
 	<-e.dispatched

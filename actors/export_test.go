@@ -1,10 +1,11 @@
 package actors
 
 import (
-	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -19,42 +20,23 @@ func (e *Engine) palletPID(id string) *actor.PID {
 	return en.pid
 }
 
-// onceBefore installs hooks that run once, inside the coordinator, just
-// before it sends reserves (phase 1) or the confirm chain (phase 2), with
-// the ids of the pallets involved in FEFO order. Install before any order.
-func (e *Engine) onceBeforeReserve(f func(palletIDs []string)) { e.hooks.beforeReserve = once(f) }
-func (e *Engine) onceBeforeConfirm(f func(palletIDs []string)) { e.hooks.beforeConfirm = once(f) }
-
-// armPanic makes the coordinator panic mid-message, just before it sends
-// its n-th confirm chain. Install before any order.
-func armPanic(e *Engine, n int) {
-	seen := 0 // only ever touched from one coordinator's goroutine
-	e.hooks.beforeConfirm = func([]string) {
-		if seen++; seen == n {
-			panic(fmt.Sprintf("planted: a broken invariant before confirm chain %d", n))
-		}
-	}
-}
-
-func once(f func([]string)) func([]string) {
-	done := false // only ever called from one coordinator's goroutine
-	return func(ids []string) {
-		if !done {
-			done = true
-			f(ids)
-		}
-	}
-}
-
-// strikeNow applies a chaos strike to a pallet and waits for it. Called
-// from a hook it blocks the coordinator, which is what a test staging a
-// strike inside a phase window wants: the pallet is another actor.
-func (e *Engine) strikeNow(id string, delta inventory.CentiLbs) *AdjustReply {
-	res, err := e.system.Root.RequestFuture(e.palletPID(id), &Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true}, apiTimeout).Result()
+// strikeNow applies a chaos strike to a pallet and waits for it.
+func (e *Engine) strikeNow(id string, delta inventory.CentiLbs) *alloc.AdjustReply {
+	res, err := e.system.Root.RequestFuture(e.palletPID(id), &alloc.Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true}, apiTimeout).Result()
 	if err != nil {
 		panic(err)
 	}
-	return res.(*AdjustReply)
+	return res.(*alloc.AdjustReply)
+}
+
+// plantBrokenInvariant tells sku's coordinator of a change to a pallet
+// that does not add up: the pallet says it holds a weight the journaled
+// ledger does not give it. The coordinator updates its view and then
+// asserts, panicking mid-message — as a real bug would.
+func (e *Engine) plantBrokenInvariant(sku, palletID string) {
+	s, _ := e.Pallet(palletID)
+	e.system.Root.Send(e.route(sku), &alloc.PalletChanged{PalletID: palletID, Delta: 1, Reason: "planted",
+		OnHand: s.OnHand + 12345, Version: s.Version + 1, At: time.Now().UTC()})
 }
 
 // quiesce waits for every accepted order to be finished, stops chaos, and

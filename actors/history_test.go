@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/actors/alloc/oracle"
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
 )
@@ -149,9 +150,9 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 	}
 	require.NoError(t, e.quiesce())
 
-	m := newModel(requests)
+	m := oracle.New(requests)
 	for i, ev := range rec.all() {
-		require.NoError(t, m.apply(ev), "event %d: %+v", i, ev)
+		require.NoError(t, m.Apply(ev), "event %d: %+v", i, ev)
 	}
 	checkAgainstModel(t, e, m)
 	if !tightBudget {
@@ -165,16 +166,16 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 }
 
 // checkAgainstModel compares the engine's final state with the model's.
-func checkAgainstModel(t *testing.T, e *Engine, m *model) {
+func checkAgainstModel(t *testing.T, e *Engine, m *oracle.Model) {
 	t.Helper()
-	for id := range m.requests {
+	for id := range m.Requests {
 		o, err := e.Order(id)
 		require.NoError(t, err)
 		require.True(t, o.Status.Terminal(), "order %s is %s: not terminal", id, o.Status)
-		assert.Equal(t, m.status[id], o.Status, "order %s", id)
+		assert.Equal(t, m.Status[id], o.Status, "order %s", id)
 		var sum inventory.CentiLbs
 		for _, a := range o.Allocations {
-			assert.Equal(t, m.holding[id][a.PalletID], a.Lbs, "order %s on %s", id, a.PalletID)
+			assert.Equal(t, m.Holding[id][a.PalletID], a.Lbs, "order %s on %s", id, a.PalletID)
 			sum += a.Lbs
 		}
 		if o.Status == inventory.StatusAllocated {
@@ -184,12 +185,12 @@ func checkAgainstModel(t *testing.T, e *Engine, m *model) {
 		}
 	}
 	states := e.Inventory("")
-	require.Len(t, states, len(m.pallets))
+	require.Len(t, states, len(m.Pallets))
 	for _, s := range states {
-		mp := m.pallets[s.Spec.ID]
+		mp := m.Pallets[s.Spec.ID]
 		require.NotNil(t, mp, s.Spec.ID)
-		assert.Equal(t, mp.onHand, s.OnHand, "pallet %s on hand", s.Spec.ID)
-		assert.Equal(t, mp.version, s.Version, "pallet %s version", s.Spec.ID)
+		assert.Equal(t, mp.OnHand, s.OnHand, "pallet %s on hand", s.Spec.ID)
+		assert.Equal(t, mp.Version, s.Version, "pallet %s version", s.Spec.ID)
 		assert.Zero(t, s.Held, "pallet %s: a hold outlived its order", s.Spec.ID)
 		assert.GreaterOrEqual(t, s.OnHand, inventory.CentiLbs(0))
 		assert.Equal(t, s.OnHand, ledgerSum(t, e, s.Spec.ID), "pallet %s: ledger must sum to on hand", s.Spec.ID)

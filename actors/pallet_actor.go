@@ -1,27 +1,29 @@
 package actors
 
 import (
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 )
 
-// palletActor is one pallet: it owns the pallet's bookkeeping and is the
-// only writer of it. It publishes a snapshot after every change so reads
-// never queue behind allocation traffic.
+// palletActor puts one pallet's alloc.PalletNode on the actor system: it
+// is the only writer of the pallet's bookkeeping, and publishes a snapshot
+// after every change so reads never queue behind allocation traffic.
 type palletActor struct {
-	p           *inventory.Pallet
+	eng         *Engine
+	node        alloc.PalletNode
 	coordinator *actor.PID
 	entry       *palletEntry
 }
 
-func newPalletProps(p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
+func newPalletProps(eng *Engine, p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
 	// The producer hands out the same state, so nothing a supervisor does
 	// can wipe a pallet's weight or ledger.
-	a := &palletActor{p: p, coordinator: coordinator, entry: entry}
+	a := &palletActor{eng: eng, node: alloc.PalletNode{P: p}, coordinator: coordinator, entry: entry}
 	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(palletDispatcher))
 }
 
@@ -36,78 +38,58 @@ var palletDispatcher = actor.NewSynchronizedDispatcher(300)
 
 func (a *palletActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *Reserve:
-		lapsed := a.p.ExpireHolds(time.Now()) // lapsed holds must not block a fresh reserve
-		err := a.p.Reserve(m.ExpectedVersion, m.Holds, m.Deadline)
-		if err == nil || lapsed > 0 {
-			a.publish()
+	case *alloc.Adjust:
+		if err := a.eng.haltedErr(); err != nil { // inert: see Engine.halt
+			if ctx.Sender() == nil {
+				return
+			}
+			ctx.Respond(&alloc.AdjustReply{State: a.node.P.State(), Err: fmt.Errorf("adjust pallet: %w", err)})
+			return
 		}
-		ctx.Respond(&ReserveReply{Batch: m.Batch, PalletID: a.p.State().Spec.ID, Refusal: refusalOf(err), Version: a.p.State().Version})
-	case *ConfirmChain:
-		a.confirm(ctx, m)
-	case *Release:
-		a.p.Release(m.Keys)
-		a.publish()
-	case *ReturnOrder:
-		lbs := a.p.Return(m.OrderID, m.At)
-		a.publish()
-		s := a.p.State()
-		ctx.Respond(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: lbs, OnHand: s.OnHand, Version: s.Version, At: m.At})
-	case *Adjust:
-		now := time.Now().UTC()
-		applied, revoked, err := a.p.Adjust(m.Delta, m.Reason, now, m.Clamp)
-		s := a.p.State()
-		if applied != 0 {
-			a.publish()
-			ctx.Send(a.coordinator, &PalletChanged{PalletID: s.Spec.ID, Supplier: s.Spec.Supplier, Revoked: revoked, Delta: applied, Reason: m.Reason, OnHand: s.OnHand, Version: s.Version, At: now})
-		}
-		if ctx.Sender() != nil {
-			ctx.Respond(&AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err})
+		a.step(ctx, m)
+	case alloc.Message:
+		if a.eng.haltErr.Load() == nil {
+			a.step(ctx, m)
 		}
 	case *Flush:
 		ctx.Respond(&Flushed{})
 	case *GetLedger:
-		ctx.Respond(&LedgerReply{Entries: a.p.LedgerUpTo(m.UpTo)})
-	case *expireHolds:
-		if a.p.ExpireHolds(time.Now()) > 0 {
-			a.publish()
+		ctx.Respond(&LedgerReply{Entries: a.node.P.LedgerUpTo(m.UpTo)})
+	}
+}
+
+func (a *palletActor) step(ctx actor.Context, m alloc.Message) {
+	out, reply, changed := a.node.Step(time.Now().UTC(), m)
+	if changed {
+		s := a.node.P.State()
+		a.entry.state.Store(&s)
+	}
+	for _, env := range out {
+		a.route(ctx, env)
+	}
+	if reply != nil && ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+// route sends what the pallet's step produced: a confirm chain to the next
+// link's address or back to its coordinator; replies to whoever asked (the
+// coordinator, or a probe in tests); changes to the coordinator.
+func (a *palletActor) route(ctx actor.Context, env alloc.Envelope) {
+	switch m := env.Msg.(type) {
+	case *alloc.ConfirmChain:
+		if env.Pallet != "" {
+			ctx.Send(m.Links[len(m.Results)].Addr.(*actor.PID), m)
+			return
 		}
-	}
-}
-
-func (a *palletActor) confirm(ctx actor.Context, m *ConfirmChain) {
-	link := m.Links[len(m.Results)]
-	version, err := a.p.Confirm(link.Keys, m.At)
-	a.publish()
-	s := a.p.State()
-	r := ConfirmResult{PalletID: s.Spec.ID, Refusal: refusalOf(err), OnHand: s.OnHand, Version: s.Version}
-	if err == nil && version != s.Version {
-		// A repeated confirm: report the version it committed at; the view
-		// learns the pallet's later state from the change that followed.
-		r.Version, r.Repeated = version, true
-	}
-	m.Results = append(m.Results, r)
-	if err != nil || len(m.Results) == len(m.Links) {
-		ctx.Send(m.ReplyTo, m)
-		return
-	}
-	ctx.Send(m.Links[len(m.Results)].Pallet, m)
-}
-
-func (a *palletActor) publish() {
-	s := a.p.State()
-	a.entry.state.Store(&s)
-}
-
-func refusalOf(err error) Refusal {
-	switch {
-	case err == nil:
-		return RefusalNone
-	case errors.Is(err, inventory.ErrStaleVersion):
-		return RefusalStale
-	case errors.Is(err, inventory.ErrInsufficientStock):
-		return RefusalInsufficient
+		ctx.Send(m.ReplyTo.(*actor.PID), m)
+	case *alloc.ReserveReply, *alloc.ReturnReply:
+		if ctx.Sender() != nil {
+			ctx.Respond(m)
+			return
+		}
+		ctx.Send(a.coordinator, m)
 	default:
-		return RefusalHoldMissing
+		ctx.Send(a.coordinator, m)
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/actors/alloc/oracle"
 	"github.com/baconator/baconator/inventory"
 )
 
 // replayed checks a test's whole event history against the sequential
 // model, so every scenario below is also held to serial-equivalent FEFO.
-func replayed(t *testing.T, e *Engine, rec *recorder, reqs ...inventory.OrderRequest) *model {
+func replayed(t *testing.T, e *Engine, rec *recorder, reqs ...inventory.OrderRequest) *oracle.Model {
 	t.Helper()
 	require.NoError(t, e.quiesce())
 	byID := map[string]inventory.OrderRequest{}
@@ -23,9 +24,9 @@ func replayed(t *testing.T, e *Engine, rec *recorder, reqs ...inventory.OrderReq
 		}
 		byID[r.ID] = r
 	}
-	m := newModel(byID)
+	m := oracle.New(byID)
 	for i, ev := range rec.all() {
-		require.NoError(t, m.apply(ev), "event %d: %+v", i, ev)
+		require.NoError(t, m.Apply(ev), "event %d: %+v", i, ev)
 	}
 	checkAgainstModel(t, e, m)
 	return m
@@ -38,79 +39,10 @@ func engineWithRecorder(t *testing.T) (*Engine, *recorder) {
 	return startEngine(t, cfg), rec
 }
 
-func TestStaleVersionAbortsAndRetries(t *testing.T) {
-	e, rec := engineWithRecorder(t)
-	receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
-	// Between planning and phase 1, a strike bumps P1's version: the reserve
-	// planned on the old version must be refused and the order re-planned.
-	e.onceBeforeReserve(func(ids []string) {
-		require.Equal(t, []string{"P1", "P2"}, ids)
-		e.strikeNow("P1", inventory.Lbs(20))
-	})
-	req := order("o1", 1500)
-	o := place(t, e, req)
-
-	require.Equal(t, inventory.StatusAllocated, o.Status)
-	assert.Equal(t, 1, o.Conflicts, "the stale reserve is a conflict")
-	assert.Equal(t, 2, o.Attempts)
-	assert.Equal(t, []string{"P1", "P2"}, allocIDs(o))
-	assert.Equal(t, inventory.Lbs(1020), o.Allocations[0].Lbs, "the retry plans on the new weight")
-	replayed(t, e, rec, req)
-}
-
-func TestShrinkBetweenPhases(t *testing.T) {
-	t.Run("strike on the first pallet: nothing commits, the order re-plans", func(t *testing.T) {
-		e, rec := engineWithRecorder(t)
-		receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
-		e.onceBeforeConfirm(func(ids []string) {
-			r := e.strikeNow("P1", -inventory.Lbs(30))
-			require.Equal(t, 1, r.Revoked, "the shrink revokes the hold it no longer covers")
-		})
-		req := order("o1", 1500)
-		o := place(t, e, req)
-		require.Equal(t, inventory.StatusAllocated, o.Status)
-		assert.Equal(t, 1, o.Conflicts)
-		assert.Equal(t, []inventory.CentiLbs{inventory.Lbs(970), inventory.Lbs(530)}, []inventory.CentiLbs{o.Allocations[0].Lbs, o.Allocations[1].Lbs},
-			"physical truth wins: only the 970 lb still there is allocated from P1")
-		replayed(t, e, rec, req)
-	})
-
-	t.Run("strike on a later pallet: the committed prefix stays, only the missing part re-plans", func(t *testing.T) {
-		e, rec := engineWithRecorder(t)
-		receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
-		e.onceBeforeConfirm(func(ids []string) { e.strikeNow("P2", -inventory.Lbs(30)) })
-		req := order("o1", 1500)
-		o := place(t, e, req)
-		require.Equal(t, inventory.StatusAllocated, o.Status)
-		assert.Equal(t, []string{"P1", "P2"}, allocIDs(o))
-		assert.Equal(t, inventory.Lbs(1000), o.Allocations[0].Lbs)
-		assert.Equal(t, inventory.Lbs(500), o.Allocations[1].Lbs)
-		p2, err := e.Ledger("P2")
-		require.NoError(t, err)
-		kinds := []inventory.LedgerKind{}
-		for _, en := range p2 {
-			kinds = append(kinds, en.Kind)
-		}
-		assert.Equal(t, []inventory.LedgerKind{inventory.LedgerReceived, inventory.LedgerAdjusted, inventory.LedgerAllocated}, kinds,
-			"the refused hold left no trace; the re-planned one allocated once")
-		replayed(t, e, rec, req)
-	})
-
-	t.Run("no stock left for the missing part: the committed part goes back, the order is rejected", func(t *testing.T) {
-		e, rec := engineWithRecorder(t)
-		receive(t, e, pallet("P1", 1000, 5), pallet("P2", 500, 6))
-		e.onceBeforeConfirm(func(ids []string) { e.strikeNow("P2", -inventory.Lbs(30)) })
-		req := order("o1", 1500)
-		o := place(t, e, req)
-		require.Equal(t, inventory.StatusRejected, o.Status)
-		assert.Equal(t, inventory.ReasonInsufficientStock, o.Reason)
-		assert.Empty(t, o.Allocations, "all-or-nothing: a rejected order holds nothing")
-		p1, err := e.Pallet("P1")
-		require.NoError(t, err)
-		assert.Equal(t, inventory.Lbs(1000), p1.OnHand, "the compensation returned P1's weight")
-		replayed(t, e, rec, req)
-	})
-}
+// The phase windows — a strike between planning and reserve, or between
+// reserve and confirm — are staged exactly, message by message, on the
+// state machine itself: actors/alloc/testdata/*.txt. The tests here check
+// the same protocol through real actors, under real concurrency.
 
 func TestLastFiftyPoundsExactlyOneWins(t *testing.T) {
 	rng := seeded(t, 50)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -37,7 +38,7 @@ func TestAPalletThatPanicsHaltsTheEngine(t *testing.T) {
 
 	// A hold of zero pounds is a programmer error: the pallet asserts.
 	bad := newProbe(t, e)
-	bad.request(e, e.palletPID("P1"), &Reserve{ExpectedVersion: 2, Deadline: time.Now().Add(time.Second),
+	bad.request(e, e.palletPID("P1"), &alloc.Reserve{ExpectedVersion: 2, Deadline: time.Now().Add(time.Second),
 		Holds: []inventory.HoldRequest{{Key: inventory.HoldKey{Order: "bug", Attempt: 1}, Lbs: 0}}})
 	select {
 	case <-e.Halted():
@@ -61,21 +62,26 @@ func TestAPalletThatPanicsHaltsTheEngine(t *testing.T) {
 func TestACoordinatorThatPanicsHaltsAndReleasesWaiters(t *testing.T) {
 	e := haltedEngine(t, testConfig(1))
 	receive(t, e, pallet("P1", 1000, 5), pallet("P2", 1000, 6))
-	e.onceBeforeConfirm(func([]string) { panic("a bug inside the coordinator") })
-
-	o, _, err := e.PlaceOrder(order("hit", 100))
+	// P2's actor is gone, so an order that needs it waits out reply
+	// timeouts: it is in flight when the coordinator breaks.
+	require.NoError(t, e.system.Root.StopFuture(e.palletPID("P2")).Wait())
+	o, _, err := e.PlaceOrder(order("hit", 1500))
 	require.NoError(t, err)
+
+	e.plantBrokenInvariant(inventory.DefaultSKU, "P1")
 	_, err = e.Wait(context.Background(), o.Request.ID)
 	require.ErrorIs(t, err, ErrHalted, "a waiter is told the engine halted, not left hanging")
+	require.ErrorContains(t, e.Err(), "journaled")
 	got, err := e.Order(o.Request.ID)
 	require.NoError(t, err)
 	assert.False(t, got.Status.Terminal(), "nothing the halted coordinator did is shown")
 	p, _ := e.Pallet("P1")
-	assert.Equal(t, inventory.Lbs(1000), p.OnHand)
+	assert.Equal(t, inventory.Lbs(1000), p.OnHand, "nor the planted change")
 }
 
-// TestAPanicMidHistoryRecoversFromTheJournal plants a panic inside a
-// coordinator at a seeded moment of a journaled history with chaos on:
+// TestAPanicMidHistoryRecoversFromTheJournal plants a broken invariant in
+// a coordinator at a seeded moment of a journaled history with chaos on
+// (it panics mid-message, its view already changed):
 // the engine halts, and a new engine recovers from the journal with every
 // acknowledged order there and terminal, every acknowledged adjustment in
 // its ledger and the books balanced.
@@ -96,7 +102,7 @@ func TestAPanicMidHistoryRecoversFromTheJournal(t *testing.T) {
 				specs = append(specs, randomPallet(rng, fmt.Sprintf("P-%03d", i), now))
 			}
 			receive(t, e, specs...)
-			armPanic(e, 1+rng.IntN(20))
+			plantAfter := 1 + rng.IntN(400) // operations into the history
 
 			var mu sync.Mutex
 			acked := map[string]inventory.OrderRequest{}
@@ -105,7 +111,10 @@ func TestAPanicMidHistoryRecoversFromTheJournal(t *testing.T) {
 			for w := range 4 {
 				wrng := rand.New(rand.NewPCG(seed, uint64(w)))
 				wg.Go(func() {
-					for i := range 5_000 { // the planted panic halts the engine long before
+					for i := range 5_000 { // the planted break halts the engine long before
+						if w == 0 && i == plantAfter {
+							e.plantBrokenInvariant("pork", specs[wrng.IntN(len(specs))].ID)
+						}
 						if wrng.IntN(5) == 0 {
 							id := specs[wrng.IntN(len(specs))].ID
 							s, err := e.AdjustPallet(id, inventory.CentiLbs(1+wrng.Int64N(2_000)), "count_correction")

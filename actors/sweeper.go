@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/baconator/baconator/actors/alloc"
 )
 
 type sweepTick struct{}
@@ -32,13 +34,13 @@ func (s *sweeper) interval() time.Duration { return max(s.eng.cfg.HoldTimeout/2,
 func (s *sweeper) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		s.timers.after(ctx, s.interval(), &sweepTick{})
+		s.timers.after(ctx, 0, s.interval(), &sweepTick{})
 	case *sweepTick:
 		for _, e := range s.eng.pallets.holding() {
-			ctx.Send(e.pid, &expireHolds{})
+			ctx.Send(e.pid, &alloc.ExpireHolds{})
 		}
-		s.timers.after(ctx, s.interval(), &sweepTick{})
+		s.timers.after(ctx, 0, s.interval(), &sweepTick{})
 	case *actor.Stopping:
-		s.timers.stop()
+		s.timers.stopAll()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/internal/testkit"
 	"github.com/baconator/baconator/inventory"
 )
@@ -30,11 +31,11 @@ func TestHoldOfVanishedCoordinatorExpires(t *testing.T) {
 		receive(t, e, bubblePallet("P1", 100, 5*day))
 
 		ghost := newProbe(t, e) // a coordinator that reserves and then vanishes
-		ghost.request(e, e.palletPID("P1"), &Reserve{
+		ghost.request(e, e.palletPID("P1"), &alloc.Reserve{
 			Batch: 1, ExpectedVersion: 1, Deadline: time.Now().Add(time.Second),
 			Holds: []inventory.HoldRequest{{Key: inventory.HoldKey{Order: "ghost", Attempt: 1}, Lbs: inventory.Lbs(60)}},
 		})
-		require.Equal(t, RefusalNone, ghost.next(t).(*ReserveReply).Refusal)
+		require.Equal(t, alloc.RefusalNone, ghost.next(t).(*alloc.ReserveReply).Refusal)
 		p, _ := e.Pallet("P1")
 		require.Equal(t, inventory.Lbs(60), p.Held)
 
@@ -162,17 +163,6 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 	})
 }
 
-func TestConflictsLogAlerts(t *testing.T) {
-	var logs testkit.SyncBuffer
-	cfg := testConfig(1)
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	e := startEngine(t, cfg)
-	receive(t, e, pallet("P1", 1000, 5))
-	e.onceBeforeReserve(func([]string) { e.strikeNow("P1", inventory.Lbs(1)) })
-	place(t, e, order("o1", 10))
-	assert.Contains(t, logs.String(), "[ALERT] Concurrency conflict on pallet P1")
-}
-
 func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Messages to the dead pallet are dead letters by design here, and
@@ -184,10 +174,8 @@ func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 		cfg.RetryAttemptsMax = 2
 		e := startEngine(t, cfg)
 		receive(t, e, bubblePallet("P1", 1000, 5*day))
-		// The pallet dies just before phase 1: its reserve is never answered.
-		e.onceBeforeReserve(func([]string) {
-			require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait())
-		})
+		// The pallet's actor is gone: its reserves are never answered.
+		require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait())
 		o := place(t, e, order("o1", 10))
 		assert.Equal(t, inventory.StatusRejected, o.Status, "the reply timeout counts as a refusal; bounded retries end the order")
 		assert.Equal(t, inventory.ReasonContention, o.Reason)
@@ -195,27 +183,26 @@ func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 	})
 }
 
-func TestAConfirmChainNobodyAnswersHaltsTheEngine(t *testing.T) {
+func TestAReturnNobodyAnswersHaltsTheEngine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Messages to the dead pallet are dead letters; see the silent-pallet test.
 		t.Cleanup(func() { time.Sleep(time.Second); synctest.Wait() })
 		e, err := New(testConfig(1))
 		require.NoError(t, err)
 		receive(t, e, bubblePallet("P1", 1000, 5*day))
-		// The pallet dies between the phases: the decided confirm chain is
-		// resent a bounded number of times, then the engine halts (a
-		// restart would recover from the journal).
-		e.onceBeforeConfirm(func([]string) { require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait()) })
-		_, _, err = e.PlaceOrder(order("stuck", 10))
-		require.NoError(t, err)
+		place(t, e, order("o1", 10))
+		// The pallet dies; a cancel must give its weight back there. The
+		// return is asked for again a bounded number of times, then the
+		// engine halts (a restart would recover from the journal).
+		require.NoError(t, e.system.Root.StopFuture(e.palletPID("P1")).Wait())
+		_, err = e.CancelOrder("o1")
+		require.ErrorIs(t, err, ErrHalted, "the cancel's caller is told, not left waiting")
+		assert.ErrorContains(t, e.Err(), "the return of order o1 went unanswered 4 times")
 
-		<-e.Halted()
-		assert.ErrorContains(t, e.Err(), "the confirm chain of batch 1 went unanswered 4 times")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		err = e.Close(ctx)
-		assert.ErrorIs(t, err, ErrHalted, "Close reports the halt, without waiting out the stuck order")
-		assert.Contains(t, err.Error(), "1 orders unfinished")
+		assert.ErrorIs(t, err, ErrHalted, "Close reports the halt")
 		// Leaving the bubble with a goroutine still running would fail the test.
 	})
 }

@@ -1,4 +1,4 @@
-package actors
+package alloc
 
 import (
 	"time"
@@ -9,17 +9,12 @@ import (
 // Event is one entry of a coordinator's history. A coordinator emits its
 // SKU's events in the order it serializes them; that order is consistent
 // with every pallet's own version order, so replaying the events one at a
-// time reproduces every pallet's state. It is the certificate the tests'
-// sequential FEFO model checks. The journal persists what the events did —
-// ledger lines, receipts, order snapshots (outcome.go) — in the same order,
-// which is why any prefix of it that a crash leaves is a real state.
+// time reproduces every pallet's state. It is the certificate the
+// sequential FEFO oracle (package oracle) checks. The journal persists what
+// the events did — ledger lines and order snapshots, from the same Ready —
+// in the same order, which is why any prefix of it that a crash leaves is
+// a real state.
 type Event interface{ event() }
-
-// Recorder receives events. Record is called from inside a coordinator and
-// must not block for long.
-type Recorder interface {
-	Record(Event)
-}
 
 // PalletsReceived: pallets arrived with their full weight, at version 1.
 type PalletsReceived struct {

@@ -24,7 +24,8 @@ type coordinatorActor struct {
 	pids    map[string]*actor.PID // its pallets' actors
 	entries map[string]*palletEntry
 	timers  selfTimers
-	batch   journal.Batch // reused for every commit
+	batch   journal.Batch      // reused for every commit
+	arrived alloc.OrderArrived // reused: Step copies what it keeps
 }
 
 func newCoordinatorActor(eng *Engine, sku string, seed uint64) *coordinatorActor {
@@ -50,7 +51,8 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 	var in alloc.Input
 	switch m := ctx.Message().(type) {
 	case *placeOrder:
-		in = &alloc.OrderArrived{Order: m.rec.load()}
+		a.arrived.Order = m.rec.load()
+		in = &a.arrived
 	case *cancelOrder:
 		in = &alloc.CancelRequested{Order: m.rec.load(), Reply: ctx.Sender()}
 	case *receivePallets:

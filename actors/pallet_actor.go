@@ -23,7 +23,7 @@ type palletActor struct {
 func newPalletProps(eng *Engine, p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
 	// The producer hands out the same state, so nothing a supervisor does
 	// can wipe a pallet's weight or ledger.
-	a := &palletActor{eng: eng, node: alloc.PalletNode{P: p}, coordinator: coordinator, entry: entry}
+	a := &palletActor{eng: eng, node: alloc.NewPalletNode(p), coordinator: coordinator, entry: entry}
 	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(palletDispatcher))
 }
 

@@ -84,13 +84,15 @@ func (a *coordinatorActor) apply(ctx actor.Context, rd *alloc.Ready) {
 // sharing it saves an allocation per pallet per commit (shown() takes only
 // weight and version from it).
 func (a *coordinatorActor) publishPallets(rd *alloc.Ready) {
-	for _, s := range rd.Pallets {
+	for i := range rd.Pallets {
+		s := &rd.Pallets[i]
 		en := a.entries[s.Spec.ID]
 		if live := en.state.Load(); live != nil && live.Version == s.Version && live.OnHand == s.OnHand {
 			en.durable.Store(live)
 			continue
 		}
-		en.durable.Store(&s)
+		d := *s // rd is reused: publish a copy
+		en.durable.Store(&d)
 	}
 }
 

@@ -15,8 +15,8 @@ type batch struct {
 	at          time.Time
 	confirming  bool
 	entries     []entry
-	slots       []*slotFacts // ascending slot index: FEFO order
-	bySlot      map[int]*slotFacts
+	slots       []slotFacts // ascending slot index: FEFO order
+	bySlot      map[int]int // slot index → position in slots
 	outstanding int // reserve replies still to come
 	prefix      int // entries[:prefix] go to confirm
 	links       []ConfirmLink
@@ -45,10 +45,19 @@ type slotFacts struct {
 	committed bool // its confirm link committed
 }
 
+// facts returns what the batch knows of a slot it planned on, or nil.
+func (b *batch) facts(slot int) *slotFacts {
+	i, ok := b.bySlot[slot]
+	if !ok {
+		return nil
+	}
+	return &b.slots[i]
+}
+
 // touchesFailed reports whether e planned on a pallet that failed.
 func (b *batch) touchesFailed(e *entry) bool {
 	for _, p := range e.parts {
-		if b.bySlot[p.Slot].failed {
+		if b.facts(p.Slot).failed {
 			return true
 		}
 	}
@@ -80,7 +89,7 @@ func (c *Coordinator) batchSize() int {
 // sequential run — and sends one Reserve per pallet (phase 1).
 func (c *Coordinator) startBatch() {
 	c.nextID++
-	b := &batch{id: c.nextID, at: c.now, bySlot: map[int]*slotFacts{}}
+	b := &batch{id: c.nextID, at: c.now, bySlot: map[int]int{}}
 	n := c.batchSize()
 	for _, o := range c.line[:n] {
 		o.to(phasePlanned)
@@ -93,19 +102,22 @@ func (c *Coordinator) startBatch() {
 		cutoff := inventory.ShelfLifeCutoff(c.now, o.snap.Request.MinShelfLifeDays)
 		e.parts, e.reason = c.view.Plan(o.missing, cutoff, nil)
 		for _, p := range e.parts {
-			f := b.bySlot[p.Slot]
-			if f == nil {
-				f = &slotFacts{slot: p.Slot}
-				b.bySlot[p.Slot] = f
-				b.slots = append(b.slots, f)
+			i, ok := b.bySlot[p.Slot]
+			if !ok {
+				i = len(b.slots)
+				b.bySlot[p.Slot] = i
+				b.slots = append(b.slots, slotFacts{slot: p.Slot})
 			}
-			f.holds = append(f.holds, inventory.HoldRequest{Key: e.key(), Lbs: p.Lbs})
+			b.slots[i].holds = append(b.slots[i].holds, inventory.HoldRequest{Key: e.key(), Lbs: p.Lbs})
 		}
 		b.entries = append(b.entries, e)
 	}
 	c.line = slices.Delete(c.line, 0, n)
 	c.view.ResetPlan()
-	slices.SortFunc(b.slots, func(x, y *slotFacts) int { return x.slot - y.slot })
+	slices.SortFunc(b.slots, func(x, y slotFacts) int { return x.slot - y.slot })
+	for i := range b.slots {
+		b.bySlot[b.slots[i].slot] = i
+	}
 	c.batch = b
 	if len(b.slots) == 0 {
 		b.prefix = len(b.entries)
@@ -113,7 +125,8 @@ func (c *Coordinator) startBatch() {
 		return
 	}
 	deadline := c.now.Add(c.cfg.HoldTimeout)
-	for _, f := range b.slots {
+	for i := range b.slots {
+		f := &b.slots[i]
 		s := c.view.At(f.slot)
 		c.send(s.Spec.ID, &Reserve{Batch: b.id, ExpectedVersion: s.Version, Holds: f.holds, Deadline: deadline})
 	}
@@ -134,7 +147,7 @@ func (c *Coordinator) onReserveReply(m *ReserveReply) {
 		return // a late reply to an abandoned attempt; its holds were released
 	}
 	slot, _ := c.view.Index(m.PalletID)
-	f := b.bySlot[slot]
+	f := b.facts(slot)
 	if f == nil || f.replied {
 		return // a copy of a reply already counted
 	}
@@ -168,7 +181,8 @@ func (c *Coordinator) afterReserve() {
 			keys[p.Slot] = append(keys[p.Slot], e.key())
 		}
 	}
-	for _, f := range b.slots {
+	for i := range b.slots {
+		f := &b.slots[i]
 		if k := keys[f.slot]; k != nil {
 			b.links = append(b.links, ConfirmLink{PalletID: c.view.At(f.slot).Spec.ID, Keys: k})
 		}
@@ -207,8 +221,8 @@ func (c *Coordinator) onBatchTimeout() {
 	b := c.batch
 	c.note(NoteWarn, "batch replies timed out", "batch", b.id, "confirming", b.confirming)
 	if !b.confirming {
-		for _, f := range b.slots {
-			if !f.replied {
+		for i := range b.slots {
+			if f := &b.slots[i]; !f.replied {
 				f.failed = true
 			}
 		}
@@ -233,7 +247,7 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 	step := AllocationStep{At: b.at, Versions: map[string]int64{}}
 	for _, r := range results {
 		slot, _ := c.view.Index(r.PalletID)
-		f := b.bySlot[slot]
+		f := b.facts(slot)
 		if r.Refusal != RefusalNone {
 			f.failed = true
 			c.alert(r.PalletID, r.Refusal, c.view.At(slot).Version, r.Version)
@@ -269,7 +283,7 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 		}
 		done := e.parts
 		for j, p := range e.parts { // parts are in FEFO order: the committed ones lead
-			if !b.bySlot[p.Slot].committed {
+			if !b.facts(p.Slot).committed {
 				done = e.parts[:j]
 				break
 			}
@@ -332,7 +346,8 @@ func (c *Coordinator) end(e ending) {
 // the holds of orders that were not in the chain. Pallets ignore unknown
 // keys.
 func (c *Coordinator) releaseUncommitted(b *batch) {
-	for _, f := range b.slots {
+	for i := range b.slots {
+		f := &b.slots[i]
 		var keys []inventory.HoldKey
 		if !f.committed {
 			for _, h := range f.holds {
@@ -357,8 +372,8 @@ func (c *Coordinator) releaseUncommitted(b *batch) {
 // adapt halves the batch limit after a batch that was cut and doubles it
 // after a clean one.
 func (c *Coordinator) adapt(b *batch) {
-	for _, f := range b.slots {
-		if f.failed {
+	for i := range b.slots {
+		if b.slots[i].failed {
 			c.batchLimit = max(1, c.batchLimit/2)
 			return
 		}

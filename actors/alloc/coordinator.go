@@ -99,7 +99,7 @@ func (c *Coordinator) Step(now time.Time, in Input) *Ready {
 	case *PalletChanged:
 		if b := c.batch; b != nil && !b.confirming {
 			if i, ok := c.view.Index(m.PalletID); ok {
-				if f := b.bySlot[i]; f != nil {
+				if f := b.facts(i); f != nil {
 					f.failed = true // its holds were revoked, or its reserve will be refused
 				}
 			}

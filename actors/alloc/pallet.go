@@ -16,6 +16,11 @@ type PalletNode struct {
 	out []Envelope
 }
 
+// NewPalletNode wraps a pallet.
+func NewPalletNode(p *inventory.Pallet) PalletNode {
+	return PalletNode{P: p, out: make([]Envelope, 0, 1)} // a step sends at most one envelope
+}
+
 // Step handles one message at time now. It returns the envelopes to send
 // (to the coordinator, or the next pallet of a confirm chain), the answer
 // for the message's sender if it wants one, and whether the pallet's state

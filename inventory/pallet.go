@@ -208,18 +208,36 @@ func (p *Pallet) Adjust(delta CentiLbs, reason string, now time.Time, clamp bool
 	return delta, revoked, nil
 }
 
+// Returned is what a Return did: the weight given back, at which version
+// and time. Repeated: the order's weight had been given back already (a
+// resent return); the fields describe that earlier return.
+type Returned struct {
+	Lbs      CentiLbs
+	Version  int64
+	At       time.Time
+	Repeated bool
+}
+
 // Return gives back everything order was allocated from this pallet and
-// bumps the version. A second return of the same order returns nothing.
-func (p *Pallet) Return(order string, now time.Time) CentiLbs {
+// bumps the version. It is idempotent: a second return of the same order
+// changes nothing and reports the first one, so a resend whose first
+// answer was lost still learns what happened. An order that holds nothing
+// here and never did returns the zero Returned.
+func (p *Pallet) Return(order string, now time.Time) Returned {
 	lbs := p.Holding(order)
 	if lbs == 0 {
-		return 0
+		for i := len(p.ledger) - 1; i >= 0; i-- {
+			if e := p.ledger[i]; e.OrderID == order && e.Kind == LedgerReturned {
+				return Returned{Lbs: e.Lbs, Version: e.Version, At: e.At, Repeated: true}
+			}
+		}
+		return Returned{}
 	}
 	p.onHand += lbs
 	p.version++
 	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerReturned, Lbs: lbs, OrderID: order, Version: p.version})
 	p.assert()
-	return lbs
+	return Returned{Lbs: lbs, Version: p.version, At: now}
 }
 
 // Holding is the weight order holds on this pallet: what it was allocated

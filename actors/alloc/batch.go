@@ -255,9 +255,6 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 		}
 		f.committed = true
 		step.Versions[r.PalletID] = r.Version
-		if !r.Repeated { // a repeated confirm does not know the weight at its version
-			c.view.Update(r.PalletID, r.OnHand, r.Version)
-		}
 	}
 	var (
 		again   []*order // plan again, before anything newer
@@ -312,6 +309,12 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 			for _, p := range t.Takes {
 				c.books.write(&c.rd, p.PalletID, inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
 			}
+		}
+		// The view learns each pallet's weight at the step's version from
+		// the books: a repeated confirm (a resent chain) reports the version
+		// it committed at, but only the pallet's weight now.
+		for id, v := range step.Versions {
+			c.view.Update(id, c.books.m[id].state.OnHand, v)
 		}
 	}
 	for _, end := range endings {

@@ -119,9 +119,13 @@ type ReturnReply struct {
 	Op       uint64
 	PalletID string
 	Lbs      inventory.CentiLbs
-	OnHand   inventory.CentiLbs
-	Version  int64
-	At       time.Time // the time on the ledger entry
+	OnHand   inventory.CentiLbs // the pallet's weight now
+	Version  int64              // of the return
+	At       time.Time          // the time on the ledger entry
+	// Repeated: the weight was given back before (a resent return whose
+	// first answer was lost); Lbs, Version and At describe that return, and
+	// OnHand may belong to a later version.
+	Repeated bool
 }
 
 // Adjust applies a physical weight change to a pallet (an operator's

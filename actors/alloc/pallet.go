@@ -44,10 +44,10 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 		p.Release(m.Keys)
 		changed = true
 	case *ReturnOrder:
-		lbs := p.Return(m.OrderID, m.At)
+		r := p.Return(m.OrderID, m.At)
 		s := p.State()
-		n.toCoordinator(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: lbs, OnHand: s.OnHand, Version: s.Version, At: m.At})
-		changed = lbs > 0
+		n.toCoordinator(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: r.Lbs, OnHand: s.OnHand, Version: r.Version, At: r.At, Repeated: r.Repeated})
+		changed = r.Lbs > 0 && !r.Repeated
 	case *Adjust:
 		applied, revoked, err := p.Adjust(m.Delta, m.Reason, now, m.Clamp)
 		s := p.State()

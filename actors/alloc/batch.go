@@ -17,8 +17,8 @@ type batch struct {
 	entries     []entry
 	slots       []slotFacts // ascending slot index: FEFO order
 	bySlot      map[int]int // slot index → position in slots
-	outstanding int // reserve replies still to come
-	prefix      int // entries[:prefix] go to confirm
+	outstanding int         // reserve replies still to come
+	prefix      int         // entries[:prefix] go to confirm
 	links       []ConfirmLink
 	sends       int // of the confirm chain; a resend is a new send
 	timer       uint64

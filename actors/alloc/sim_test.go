@@ -21,11 +21,11 @@ var (
 
 // Bounds of one simulated history.
 const (
-	simActionsMax   = 120                 // things the outside world does
-	simStepsMax     = 400_000             // scheduler steps: more is a livelock
-	simQuietWithin  = 10 * time.Minute    // of simulated time, after the outside world stops
-	simChaosTargets = 3                   // strikes land on the first pallets of the FEFO line
-	simHourJumpsMax = 30 * time.Hour      // the longest time jump (expiry happens)
+	simActionsMax   = 120              // things the outside world does
+	simStepsMax     = 400_000          // scheduler steps: more is a livelock
+	simQuietWithin  = 10 * time.Minute // of simulated time, after the outside world stops
+	simChaosTargets = 3                // strikes land on the first pallets of the FEFO line
+	simHourJumpsMax = 30 * time.Hour   // the longest time jump (expiry happens)
 )
 
 // TestSimulation runs thousands of seeded histories of the real state

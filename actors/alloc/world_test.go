@@ -37,12 +37,12 @@ type world struct {
 	net     []delayed           // letters the network holds back
 	timers  []simTimer
 
-	store   store                       // the journal
-	oracle  *oracle.Model               // fed every journaled event
-	shown   map[string]inventory.Order  // the latest order state clients saw
-	seen    map[string]inventory.Order  // terminal states clients saw
-	pending map[string][]int64          // adjustments applied, not yet durable
-	acked   map[string][]int64          // adjustments acknowledged (durable)
+	store   store                      // the journal
+	oracle  *oracle.Model              // fed every journaled event
+	shown   map[string]inventory.Order // the latest order state clients saw
+	seen    map[string]inventory.Order // terminal states clients saw
+	pending map[string][]int64         // adjustments applied, not yet durable
+	acked   map[string][]int64         // adjustments acknowledged (durable)
 	durable map[string]inventory.PalletState
 	skus    []string
 

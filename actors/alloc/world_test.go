@@ -49,6 +49,14 @@ type world struct {
 	crashes, halts, steps int
 	log                   []string // the last lines of what happened, for a failure report
 	failure               error
+	observer              observer // told of every step (the scenarios print them)
+}
+
+// observer is told what the world does, step by step.
+type observer interface {
+	coordinatorStepped(sku string, in alloc.Input, rd *alloc.Ready)
+	palletStepped(id string, m alloc.Message, out []alloc.Envelope, reply alloc.Message)
+	crashed(n int)
 }
 
 // faults are the world's fault rates, per message that may suffer them.
@@ -71,6 +79,7 @@ type letter struct {
 	msg    alloc.Message
 	cancel string // a cancel, built from what clients see when served
 	client bool   // a pallet message from a client: its reply goes back to it
+	route  string // in the intake: the coordinator the order goes on to
 }
 
 type delayed struct {
@@ -198,6 +207,10 @@ func (w *world) serve(addr string) {
 	if len(w.mail[addr]) == 0 {
 		delete(w.mail, addr)
 	}
+	if addr == "intake" { // the engine's bounded intake hands orders on in order
+		w.mail[l.route] = append(w.mail[l.route], l)
+		return
+	}
 	if sku, ok := strings.CutPrefix(addr, "c:"); ok {
 		in := l.in
 		if l.cancel != "" {
@@ -216,6 +229,9 @@ func (w *world) stepCoordinator(sku string, in alloc.Input) {
 	c := w.coords[sku]
 	w.trace("c:%s <- %s", sku, describe(in))
 	rd := c.Step(w.now, in)
+	if w.observer != nil {
+		w.observer.coordinatorStepped(sku, in, rd)
+	}
 	if w.faults.crashMidReady > 0 && rd.Durable() && w.rng.Float64() < w.faults.crashMidReady {
 		w.trace("crash before journaling c:%s's Ready", sku)
 		w.crash()
@@ -289,6 +305,9 @@ func (w *world) stepPallet(id string, l letter) {
 	}
 	w.trace("p:%s <- %s", id, describe(l.msg))
 	out, reply, _ := p.node.Step(w.now, l.msg)
+	if w.observer != nil {
+		w.observer.palletStepped(id, l.msg, out, reply)
+	}
 	for _, env := range out {
 		if env.Pallet == "" {
 			w.post("c:"+p.sku, letter{msg: env.Msg}, lossy(env.Msg))
@@ -313,8 +332,8 @@ func (w *world) ackAdjustments(s inventory.PalletState) {
 
 // --- the outside world --------------------------------------------------
 
-// placeOrder is a client's order: journaled as accepted (the 202), then on
-// its way to its coordinator.
+// placeOrder is a client's order: journaled as accepted (the 202), then in
+// the intake on its way to its coordinator.
 func (w *world) placeOrder(req inventory.OrderRequest) {
 	if err := req.Validate(); err != nil {
 		panic(err)
@@ -328,7 +347,7 @@ func (w *world) placeOrder(req inventory.OrderRequest) {
 		sku = "" // never received: the unstocked coordinator rejects it
 	}
 	w.trace("place %s %s %s", req.ID, req.SKU, req.Amount)
-	w.post("c:"+sku, letter{in: &alloc.OrderArrived{Order: o}}, false)
+	w.post("intake", letter{in: &alloc.OrderArrived{Order: o}, route: "c:" + sku}, false)
 }
 
 func (w *world) cancelOrder(id string) {
@@ -377,6 +396,9 @@ func (w *world) adjust(id string, delta inventory.CentiLbs, chaos bool) {
 func (w *world) crash() {
 	w.crashes++
 	w.trace("CRASH #%d", w.crashes)
+	if w.observer != nil {
+		w.observer.crashed(w.crashes)
+	}
 	w.coords, w.pallets, w.mail, w.net, w.timers = map[string]*alloc.Coordinator{}, map[string]*simPallet{}, map[string][]letter{}, nil, nil
 	w.pending = map[string][]int64{}
 	w.durable = map[string]inventory.PalletState{}

@@ -225,7 +225,17 @@ func (w *world) serve(addr string) {
 	w.stepPallet(strings.TrimPrefix(addr, "p:"), l)
 }
 
+// caught turns a state machine's panic — a broken invariant it asserted —
+// into the run's failure: in the engine it would halt, and here it is the
+// bug the simulation looks for.
+func (w *world) caught(where string) {
+	if r := recover(); r != nil {
+		w.fail("%s panicked: %v", where, r)
+	}
+}
+
 func (w *world) stepCoordinator(sku string, in alloc.Input) {
+	defer w.caught("coordinator " + sku)
 	c := w.coords[sku]
 	w.trace("c:%s <- %s", sku, describe(in))
 	rd := c.Step(w.now, in)
@@ -299,6 +309,7 @@ func (w *world) answer(sku string, r alloc.Reply) {
 }
 
 func (w *world) stepPallet(id string, l letter) {
+	defer w.caught("pallet " + id)
 	p := w.pallets[id]
 	if p == nil {
 		return // a pallet the crash forgot was never received durably

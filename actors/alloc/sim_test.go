@@ -17,6 +17,7 @@ var (
 	simSeeds = flag.Int("sim.seeds", 5000, "simulated histories to run (each its own seed)")
 	simSeed  = flag.Uint64("sim.seed", 0, "run this one seed only, and print its trace")
 	simFirst = flag.Uint64("sim.first", 1, "the first seed of a run of -sim.seeds")
+	simTally = flag.Bool("sim.tally", false, "run every seed and count the failing ones (to measure how quickly a planted bug is caught)")
 )
 
 // Bounds of one simulated history.
@@ -44,12 +45,20 @@ func TestSimulation(t *testing.T) {
 	if *simSeed != 0 {
 		first, n = *simSeed, 1
 	}
-	var crashes, halts, orders int
+	var crashes, halts, orders, failed int
+	var firstFailed uint64
 	for seed := first; seed < first+uint64(n); seed++ {
 		w := simulate(seed)
 		crashes, halts, orders = crashes+w.crashes, halts+w.halts, orders+len(w.store.orders)
 		if *simSeed != 0 {
 			t.Logf("seed %d: %d steps, %d orders, %d crashes, %d halts; trace tail:\n%s", seed, w.steps, len(w.store.orders), w.crashes, w.halts, strings.Join(w.log, "\n"))
+		}
+		if w.failure != nil && *simTally {
+			if failed++; failed == 1 {
+				firstFailed = seed
+				t.Logf("first failing seed %d: %v", seed, w.failure)
+			}
+			continue
 		}
 		if w.failure != nil {
 			t.Fatalf("seed %d: %v\nlast steps:\n%s\nreplay: go test ./actors/alloc -run TestSimulation -sim.seed %d -v",
@@ -57,6 +66,9 @@ func TestSimulation(t *testing.T) {
 		}
 	}
 	t.Logf("%d histories: %d orders, %d crashes, %d halts recovered", n, orders, crashes, halts)
+	if failed > 0 {
+		t.Fatalf("%d of %d seeds failed; the first was seed %d", failed, n, firstFailed)
+	}
 }
 
 // simulate runs one seed's history and checks it.

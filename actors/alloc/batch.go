@@ -244,6 +244,23 @@ func (c *Coordinator) onBatchTimeout() {
 func (c *Coordinator) resolve(results []ConfirmResult) {
 	b := c.batch
 	c.stop(b.timer)
+	step := c.committed(b, results)
+	again, endings := c.settle(b, &step)
+	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
+		c.commit(step)
+	}
+	for _, end := range endings {
+		c.end(end)
+	}
+	c.releaseUncommitted(b)
+	c.adapt(b)
+	c.line = append(again, c.line...)
+	c.batch = nil
+}
+
+// committed marks the links of a chain that committed — every one before
+// the first refusal — and starts the step they make.
+func (c *Coordinator) committed(b *batch, results []ConfirmResult) AllocationStep {
 	step := AllocationStep{At: b.at, Versions: map[string]int64{}}
 	for _, r := range results {
 		slot, _ := c.view.Index(r.PalletID)
@@ -256,74 +273,73 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 		f.committed = true
 		step.Versions[r.PalletID] = r.Version
 	}
-	var (
-		again   []*order // plan again, before anything newer
-		endings []ending // applied after the step is recorded
-		clean   = true   // every earlier entry committed in full
-	)
+	return step
+}
+
+// settle decides each entry's fate, in batch order: the takes and
+// rejections of the step, the endings to apply once it is recorded, and
+// the orders to plan again, ahead of anything newer. A rejection counts
+// only while every earlier entry committed in full: otherwise the stock it
+// saw may not be what a sequential run would have left it.
+func (c *Coordinator) settle(b *batch, step *AllocationStep) (again []*order, endings []ending) {
+	clean := true // every earlier entry committed in full
 	for i := range b.entries {
 		e := &b.entries[i]
 		o := e.o
-		if i >= b.prefix {
+		switch {
+		case i >= b.prefix:
 			clean = false
 			again = c.retryOrPark(o, b.touchesFailed(e), again)
-			continue
-		}
-		if e.reason != inventory.ReasonNone {
-			if !clean {
-				again = c.retryOrPark(o, false, again)
-				continue
-			}
+		case e.reason != inventory.ReasonNone && !clean:
+			again = c.retryOrPark(o, false, again)
+		case e.reason != inventory.ReasonNone:
 			step.Rejections = append(step.Rejections, OrderRejection{OrderID: o.id(), Reason: e.reason})
 			endings = append(endings, ending{o: o, status: inventory.StatusRejected, reason: e.reason})
-			continue
-		}
-		done := e.parts
-		for j, p := range e.parts { // parts are in FEFO order: the committed ones lead
-			if !b.facts(p.Slot).committed {
-				done = e.parts[:j]
-				break
+		default:
+			done := e.parts
+			for j, p := range e.parts { // parts are in FEFO order: the committed ones lead
+				if !b.facts(p.Slot).committed {
+					done = e.parts[:j]
+					break
+				}
 			}
-		}
-		if len(done) > 0 {
-			take := OrderTake{OrderID: o.id(), Takes: make([]PalletLbs, len(done))}
-			for j, p := range done {
-				take.Takes[j] = PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs}
+			if len(done) > 0 {
+				take := OrderTake{OrderID: o.id(), Takes: make([]PalletLbs, len(done))}
+				for j, p := range done {
+					take.Takes[j] = PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs}
+				}
+				step.Takes = append(step.Takes, take)
+				c.allocate(o, done)
 			}
-			step.Takes = append(step.Takes, take)
-			c.allocate(o, done)
-		}
-		if len(done) == len(e.parts) {
-			endings = append(endings, ending{o: o, status: inventory.StatusAllocated})
-			continue
-		}
-		clean = false
-		again = c.retryOrPark(o, b.touchesFailed(e), again)
-	}
-	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
-		c.pullForward(step.Versions)
-		if c.cfg.SKU != "" { // the unstocked coordinator's rejections are no SKU's history
-			c.record(step)
-		}
-		for _, t := range step.Takes {
-			for _, p := range t.Takes {
-				c.books.write(&c.rd, p.PalletID, inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
+			if len(done) == len(e.parts) {
+				endings = append(endings, ending{o: o, status: inventory.StatusAllocated})
+				continue
 			}
-		}
-		// The view learns each pallet's weight at the step's version from
-		// the books: a repeated confirm (a resent chain) reports the version
-		// it committed at, but only the pallet's weight now.
-		for id, v := range step.Versions {
-			c.view.Update(id, c.books.m[id].state.OnHand, v)
+			clean = false
+			again = c.retryOrPark(o, b.touchesFailed(e), again)
 		}
 	}
-	for _, end := range endings {
-		c.end(end)
+	return again, endings
+}
+
+// commit records a step in the SKU's history — after the stashed changes
+// its pallets made before it — and journals its ledger lines.
+func (c *Coordinator) commit(step AllocationStep) {
+	c.pullForward(step.Versions)
+	if c.cfg.SKU != "" { // the unstocked coordinator's rejections are no SKU's history
+		c.record(step)
 	}
-	c.releaseUncommitted(b)
-	c.adapt(b)
-	c.line = append(again, c.line...)
-	c.batch = nil
+	for _, t := range step.Takes {
+		for _, p := range t.Takes {
+			c.books.write(&c.rd, p.PalletID, inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
+		}
+	}
+	// The view learns each pallet's weight at the step's version from the
+	// books: a repeated confirm (a resent chain) reports the version it
+	// committed at, but only the pallet's weight now.
+	for id, v := range step.Versions {
+		c.view.Update(id, c.books.m[id].state.OnHand, v)
+	}
 }
 
 // ending is how a batch entry ends, applied once its step is recorded.

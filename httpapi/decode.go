@@ -21,8 +21,9 @@ import (
 const bodyMaxBytes = 64 << 10
 
 // decodeJSON reads a JSON object into dst strictly: JSON content type
-// (415), at most bodyMaxBytes (413), well-formed (400), no unknown fields
-// and no wrong types (400 naming the field), nothing after the object.
+// (415), at most bodyMaxBytes (413), well-formed (400), no unknown fields,
+// no wrong types and no key twice in one object (400 naming the field),
+// nothing after the object.
 func decodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
 	if !isJSON(req.Header.Get(echo.HeaderContentType)) {
@@ -46,6 +47,9 @@ func decodeJSON(c echo.Context, dst any) error {
 	}
 	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return problem(http.StatusBadRequest, "malformed-json", "unexpected data after the JSON object")
+	}
+	if key, ok := duplicateKey(data[:dec.InputOffset()]); ok {
+		return invalid(FieldError{Field: key, Message: "duplicate key"})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
 )
 
 // reusableBody is a request body that can be read again after a reset, so
@@ -38,4 +39,35 @@ func BenchmarkDecodeOrder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestDuplicateKeysAreRejected(t *testing.T) {
+	f := newFixture(t)
+	exp := future(4)
+	tests := []struct {
+		name, path, body, field string
+	}{
+		{"order: the last would win", "/api/orders", `{"customer":"c","amountRequested":0,"amountRequested":5}`, "amountRequested"},
+		{"order: same value twice", "/api/orders", `{"customer":"c","customer":"c","amountRequested":5}`, "customer"},
+		{"order: differing in case", "/api/orders", `{"customer":"c","amountRequested":1,"AMOUNTREQUESTED":5}`, "AMOUNTREQUESTED"},
+		{"order: escaped", "/api/orders", `{"customer":"c","amountRequested":1,"amount\u0052equested":5}`, "amountRequested"},
+		{"order: null does not hide a key", "/api/orders", `{"customer":"c","amountRequested":5,"sku":null,"sku":"beef"}`, "sku"},
+		{"receipt", "/api/inventory", `{"supplier":"F","weightLbs":1,"weightLbs":2,"expirationDate":"` + exp + `"}`, "weightLbs"},
+		{"receipt: nested in an ignored field", "/api/inventory", `{"supplier":"F","weightLbs":1,"expirationDate":"` + exp + `","version":{"a":1,"a":2}}`, "version.a"},
+		{"receipt: nested in an array", "/api/inventory", `{"supplier":"F","weightLbs":1,"expirationDate":"` + exp + `","version":[{},{"b":1,"b":1}]}`, "version.b"},
+		{"adjustment", "/api/inventory/P-1/adjustments", `{"deltaLbs":1,"reason":"other","deltaLbs":-1}`, "deltaLbs"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.in(t).do(http.MethodPost, tc.path, tc.body)
+			assert.Equal(t, []string{tc.field}, r.problemFields(http.StatusBadRequest))
+			assert.Equal(t, "duplicate key", r.json()["errors"].([]any)[0].(map[string]any)["message"])
+		})
+	}
+	t.Run("distinct keys in different objects are fine", func(t *testing.T) {
+		r := f.in(t).do(http.MethodPost, "/api/inventory", `{"supplier":"F","weightLbs":1,"expirationDate":"`+exp+`","version":{"supplier":1,"x":{"supplier":2}}}`)
+		assert.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+	})
+	assert.Empty(t, f.eng.Orders(), "nothing with a repeated key reached the engine")
+	assert.EqualValues(t, 1000, f.do(http.MethodGet, "/api/inventory/P-1", "").json()["weightLbs"])
 }

@@ -165,7 +165,10 @@ func (f *fields) text(field string, v *string, required bool, maxLen int) string
 }
 
 // id checks an identifier that will appear in URLs: letters, digits and
-// . _ - : ~ only.
+// . _ - : ~ only, and not dots alone. "." and ".." are path segments that
+// clients normalise away (/api/orders/.. is /api), so such an order could
+// be created and never read; "..." would be reachable, but refusing every
+// all-dots id keeps the rule short enough to state.
 func (f *fields) id(field string, v string) string {
 	if v == "" {
 		return ""
@@ -180,6 +183,10 @@ func (f *fields) id(field string, v string) string {
 			f.add(field, "may hold only letters, digits and . _ - : ~")
 			return ""
 		}
+	}
+	if strings.Trim(v, ".") == "" {
+		f.add(field, "must not be only dots")
+		return ""
 	}
 	return v
 }

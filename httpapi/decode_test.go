@@ -71,3 +71,31 @@ func TestDuplicateKeysAreRejected(t *testing.T) {
 	assert.Empty(t, f.eng.Orders(), "nothing with a repeated key reached the engine")
 	assert.EqualValues(t, 1000, f.do(http.MethodGet, "/api/inventory/P-1", "").json()["weightLbs"])
 }
+
+// Ids made only of dots would be created and then be unreachable: clients
+// normalise /api/orders/.. to /api.
+func TestIdsOfDotsAreRejected(t *testing.T) {
+	f := newFixture(t)
+	exp := future(4)
+	for _, id := range []string{".", "..", "...", "...................."} {
+		t.Run(id, func(t *testing.T) {
+			f := f.in(t)
+			r := f.do(http.MethodPost, "/api/orders", `{"id":"`+id+`","customer":"c","amountRequested":1}`)
+			assert.Equal(t, []string{"id"}, r.problemFields(http.StatusBadRequest))
+			r = f.do(http.MethodPost, "/api/orders", `{"customer":"c","amountRequested":1}`, "Idempotency-Key", id)
+			assert.Equal(t, []string{"Idempotency-Key"}, r.problemFields(http.StatusBadRequest))
+			r = f.do(http.MethodPost, "/api/inventory", `{"id":"`+id+`","supplier":"F","weightLbs":1,"expirationDate":"`+exp+`"}`)
+			assert.Equal(t, []string{"id"}, r.problemFields(http.StatusBadRequest))
+		})
+	}
+	assert.Empty(t, f.eng.Orders())
+	assert.Len(t, f.eng.Inventory(""), 3)
+	t.Run("dots among other characters are fine", func(t *testing.T) {
+		f := f.in(t)
+		for _, id := range []string{".a", "a..", "..a.", "v1.2"} {
+			r := f.do(http.MethodPost, "/api/orders", `{"customer":"c","amountRequested":1}`, "Idempotency-Key", id)
+			assert.Equal(t, http.StatusAccepted, r.Code, r.Body.String())
+			assert.Equal(t, "/api/orders/"+id, r.Header().Get("Location"))
+		}
+	})
+}

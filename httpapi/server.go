@@ -72,7 +72,7 @@ func New(cfg Config) *Server {
 	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
-	e.GET("/swagger/*", echo.WrapHandler(swaggerHandler()))
+	e.GET("/swagger/*", serveSwagger)
 	s.echo = e
 	return s
 }

@@ -225,6 +225,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	t.Run("api keys turn auth on", func(t *testing.T) {
 		t.Setenv("BACONATOR_API_KEYS", "sales-key-0123456789:sales")
 		base, _, stop := startServer(t, "-seed-pallets", "1", "-chaos-interval", "0")
+		waitReady(t, base) // a stop before seeding ends is an error, rightly
 		resp, err := http.Get(base + "/api/inventory")
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -242,6 +243,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 func TestIdleTimeoutClosesIdleConnections(t *testing.T) {
 	base, logs, stop := startServer(t, "-seed-pallets", "0", "-chaos-interval", "0", "-idle-timeout", "200ms", "-max-connections", "50")
 	assert.Contains(t, logs.String(), "At most 50 connections at once (-max-connections;")
+	waitReady(t, base)
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer c.Close()

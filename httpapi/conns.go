@@ -29,9 +29,9 @@ import (
 // while net/http waits in Read for that byte, so a request that has begun
 // is never cut.
 type connSet struct {
-	max     int
-	metrics *Metrics
-	log     *slog.Logger
+	connsMax int
+	metrics  *Metrics
+	log      *slog.Logger
 
 	mu   sync.Mutex
 	live int       // admitted and not yet closed
@@ -55,15 +55,15 @@ const (
 // spend the descriptors the cap keeps in reserve.
 const refusalsMax = 32
 
-func newConnSet(max int, m *Metrics, log *slog.Logger) *connSet {
-	return &connSet{max: max, metrics: m, log: log}
+func newConnSet(connsMax int, m *Metrics, log *slog.Logger) *connSet {
+	return &connSet{connsMax: connsMax, metrics: m, log: log}
 }
 
 // admit takes a slot for c, shedding idle connections to make room if the
 // set is full; false if no slot could be had.
 func (s *connSet) admit(c *conn) bool {
 	s.mu.Lock()
-	for s.live >= s.max {
+	for s.live >= s.connsMax {
 		victim := s.sheddableLocked()
 		if victim == nil {
 			s.mu.Unlock()
@@ -182,7 +182,7 @@ func (s *connSet) refuse(nc net.Conn) {
 
 func (s *connSet) warnOnce() {
 	if s.warned.CompareAndSwap(false, true) {
-		s.log.Warn(fmt.Sprintf("[HTTP] %d connections open, the cap: closing the longest-idle keep-alive connection for each new one, refusing new ones with 503 while none idles (counted in baconator_http_connections_shed_total and _refused_total)", s.max))
+		s.log.Warn(fmt.Sprintf("[HTTP] %d connections open, the cap: closing the longest-idle keep-alive connection for each new one, refusing new ones with 503 while none idles (counted in baconator_http_connections_shed_total and _refused_total)", s.connsMax))
 	}
 }
 

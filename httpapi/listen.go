@@ -18,9 +18,9 @@ type HTTPOptions struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its
 	// next request; 0 means IdleTimeoutDefault.
 	IdleTimeout time.Duration
-	// MaxConns caps the connections held open at once (see connSet); 0
+	// ConnsMax caps the connections held open at once (see connSet); 0
 	// means no cap. The server derives it from its open-files limit.
-	MaxConns int
+	ConnsMax int
 }
 
 // IdleTimeoutDefault is how long a keep-alive connection may idle unless
@@ -51,8 +51,8 @@ func (s *Server) HTTPServer(o HTTPOptions) *HTTPServer {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    headerMaxBytes,
 	}}
-	if o.MaxConns > 0 {
-		h.conns = newConnSet(o.MaxConns, s.cfg.Metrics, s.log)
+	if o.ConnsMax > 0 {
+		h.conns = newConnSet(o.ConnsMax, s.cfg.Metrics, s.log)
 		h.srv.ConnState = h.conns.connState
 	}
 	return h

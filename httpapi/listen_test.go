@@ -90,7 +90,7 @@ func (r rawReply) problem(t *testing.T, status int) string {
 // answer is problem+json.
 func TestNetHTTPRefusalsAreProblems(t *testing.T) {
 	f := newFixture(t)
-	addr, _ := serveTCP(t, f, HTTPOptions{MaxConns: 64})
+	addr, _ := serveTCP(t, f, HTTPOptions{ConnsMax: 64})
 	order := `{"customer":"c","amountRequested":1}`
 	post := func(te string) string {
 		return "POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + te + "\r\n" + order
@@ -183,7 +183,7 @@ func FuzzRewriteRefusal(f *testing.F) {
 func TestConnectionCap(t *testing.T) {
 	const capConns = 4
 	f := newFixture(t)
-	addr, hs := serveTCP(t, f, HTTPOptions{MaxConns: capConns})
+	addr, hs := serveTCP(t, f, HTTPOptions{ConnsMax: capConns})
 	healthz := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 	t.Run("the longest-idle connection gives way", func(t *testing.T) {

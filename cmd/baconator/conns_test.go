@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestDerivedMaxConns(t *testing.T) {
+func TestDerivedConnsMax(t *testing.T) {
 	for limit, want := range map[uint64]int{
 		0:       0, // unknown: no cap
 		100:     50,
@@ -26,7 +26,7 @@ func TestDerivedMaxConns(t *testing.T) {
 		20000:   15000,
 		1 << 62: 786432, // unlimited, or as good as
 	} {
-		assert.Equal(t, want, derivedMaxConns(limit), "open-files limit %d", limit)
+		assert.Equal(t, want, derivedConnsMax(limit), "open-files limit %d", limit)
 	}
 }
 

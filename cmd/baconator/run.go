@@ -145,7 +145,7 @@ func (o options) connsCap(log *slog.Logger) int {
 		log.Warn("[SYSTEM] Open-files limit unknown: connections are not capped; set -max-connections")
 		return 0
 	case n == 0:
-		n, from = derivedMaxConns(limit), "derived"
+		n, from = derivedConnsMax(limit), "derived"
 	}
 	log.Info(fmt.Sprintf("[SYSTEM] At most %d connections at once (%s; open-files limit %d); idle ones give way to new ones", n, from, limit))
 	return n
@@ -228,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		_ = eng.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
-	srv := api.HTTPServer(httpapi.HTTPOptions{Addr: o.addr, IdleTimeout: o.idleTimeout, MaxConns: o.connsCap(log)})
+	srv := api.HTTPServer(httpapi.HTTPOptions{Addr: o.addr, IdleTimeout: o.idleTimeout, ConnsMax: o.connsCap(log)})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	addr := ln.Addr().String()

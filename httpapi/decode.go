@@ -21,8 +21,9 @@ import (
 const bodyMaxBytes = 64 << 10
 
 // decodeJSON reads a JSON object into dst strictly: JSON content type
-// (415), at most bodyMaxBytes (413), well-formed (400), no unknown fields
-// and no wrong types (400 naming the field), nothing after the object.
+// (415), at most bodyMaxBytes (413), well-formed (400), no unknown fields,
+// no wrong types and no key twice in one object (400 naming the field),
+// nothing after the object.
 func decodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
 	if !isJSON(req.Header.Get(echo.HeaderContentType)) {
@@ -46,6 +47,9 @@ func decodeJSON(c echo.Context, dst any) error {
 	}
 	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return problem(http.StatusBadRequest, "malformed-json", "unexpected data after the JSON object")
+	}
+	if key, ok := duplicateKey(data[:dec.InputOffset()]); ok {
+		return invalid(FieldError{Field: key, Message: "duplicate key"})
 	}
 	return nil
 }
@@ -161,7 +165,10 @@ func (f *fields) text(field string, v *string, required bool, maxLen int) string
 }
 
 // id checks an identifier that will appear in URLs: letters, digits and
-// . _ - : ~ only.
+// . _ - : ~ only, and not dots alone. "." and ".." are path segments that
+// clients normalise away (/api/orders/.. is /api), so such an order could
+// be created and never read; "..." would be reachable, but refusing every
+// all-dots id keeps the rule short enough to state.
 func (f *fields) id(field string, v string) string {
 	if v == "" {
 		return ""
@@ -176,6 +183,10 @@ func (f *fields) id(field string, v string) string {
 			f.add(field, "may hold only letters, digits and . _ - : ~")
 			return ""
 		}
+	}
+	if strings.Trim(v, ".") == "" {
+		f.add(field, "must not be only dots")
+		return ""
 	}
 	return v
 }

@@ -89,7 +89,10 @@ func (s *Server) adjustPallet(c echo.Context) error {
 		f.add("deltaLbs", "must not be zero")
 	}
 	reason := deref(in.Reason)
-	if !slices.Contains(adjustmentReasons, reason) {
+	switch {
+	case reason == "":
+		f.add("reason", "required") // null and "" are absent, as for every field
+	case !slices.Contains(adjustmentReasons, reason):
 		f.add("reason", "must be one of scale_recalibration, damage, shrink, count_correction, other")
 	}
 	if err := f.err(); err != nil {

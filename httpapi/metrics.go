@@ -19,6 +19,11 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	latency prometheus.Histogram
 	once    sync.Once
+
+	// The connection cap's counts (conns.go).
+	connsOpen    prometheus.Gauge
+	connsShed    prometheus.Counter
+	connsRefused prometheus.Counter
 }
 
 // NewMetrics makes a registry with Go and process collectors.
@@ -29,7 +34,20 @@ func NewMetrics() *Metrics {
 		Help:    "Time from an order's acceptance to its first terminal state.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18), // 100 µs .. 13 s
 	})
-	m.reg.MustRegister(m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.connsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "baconator_http_connections",
+		Help: "HTTP connections open, counted against the connection cap.",
+	})
+	m.connsShed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "baconator_http_connections_shed_total",
+		Help: "Idle keep-alive connections closed at the connection cap to make room for a new one.",
+	})
+	m.connsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "baconator_http_connections_refused_total",
+		Help: "New connections refused (503) at the connection cap because none was idle.",
+	})
+	m.reg.MustRegister(m.latency, m.connsOpen, m.connsShed, m.connsRefused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

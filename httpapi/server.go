@@ -72,7 +72,7 @@ func New(cfg Config) *Server {
 	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
-	e.GET("/swagger/*", echo.WrapHandler(swaggerHandler()))
+	e.GET("/swagger/*", serveSwagger)
 	s.echo = e
 	return s
 }
@@ -129,19 +129,5 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 		return next(c)
-	}
-}
-
-// HTTPServer wraps the API in an http.Server with timeouts, so a slow
-// client (slowloris) cannot hold connections open.
-func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           s.echo,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      orderWaitMax + 30*time.Second, // a long-poll must still be able to answer
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
 	}
 }

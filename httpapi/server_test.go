@@ -61,6 +61,14 @@ func newFixture(t testing.TB, mutate ...func(*actors.Config, *Config)) *fixture 
 	return f
 }
 
+// in is the fixture reporting to t, so that a subtest's failures stop
+// only that subtest.
+func (f *fixture) in(t testing.TB) *fixture {
+	c := *f
+	c.t = t
+	return &c
+}
+
 type reply struct {
 	*httptest.ResponseRecorder
 	t testing.TB

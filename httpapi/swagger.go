@@ -3,7 +3,9 @@ package httpapi
 import (
 	"embed"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
 
 	"github.com/labstack/echo/v4"
 )
@@ -14,13 +16,35 @@ var swaggerFiles embed.FS
 //go:embed openapi.json
 var openAPIDoc []byte
 
-// swaggerHandler serves the embedded Swagger UI (see swaggerui/VERSION).
-func swaggerHandler() http.Handler {
+// swaggerUI is the embedded Swagger UI (see swaggerui/VERSION).
+var swaggerUI = func() fs.FS {
 	sub, err := fs.Sub(swaggerFiles, "swaggerui")
 	if err != nil {
 		panic(err) // the embed directive guarantees the directory
 	}
-	return http.StripPrefix("/swagger/", http.FileServer(http.FS(sub)))
+	return sub
+}()
+
+// serveSwagger serves one file of the embedded Swagger UI for
+// GET /swagger/*. It answers by itself rather than through http.FileServer,
+// whose errors are plain text: a name it does not hold is a problem+json
+// 404 like any other. Names are only ever looked up in the embedded tree,
+// which fs.ValidPath keeps them inside ("..", "%2f" and the like name
+// nothing there) and which has no links, so nothing else is reachable.
+func serveSwagger(c echo.Context) error {
+	name := c.Param("*")
+	if name == "" {
+		name = "index.html"
+	}
+	data, err := fs.ReadFile(swaggerUI, name)
+	if err != nil {
+		return problem(http.StatusNotFound, "not-found", "the Swagger UI has no such file")
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = http.DetectContentType(data)
+	}
+	return c.Blob(http.StatusOK, ct, data)
 }
 
 func serveOpenAPI(c echo.Context) error {

@@ -146,7 +146,13 @@ type server struct {
 // startBinary starts the server binary on dir and waits until it is ready.
 func startBinary(t *testing.T, bin, dir string, seed uint64) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data-dir", dir, "-seed-pallets", "40", "-seed", fmt.Sprint(seed), "-chaos-interval", "2ms")
+	return startCmd(t, exec.Command(bin, "-addr", "127.0.0.1:0", "-data-dir", dir, "-seed-pallets", "40", "-seed", fmt.Sprint(seed), "-chaos-interval", "2ms"))
+}
+
+// startCmd starts a command that runs the server binary and waits until
+// the server is ready.
+func startCmd(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

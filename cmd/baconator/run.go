@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -37,6 +36,8 @@ type options struct {
 	inventoryFile   string
 	shutdownTimeout time.Duration
 	dataDir         string
+	idleTimeout     time.Duration
+	maxConnections  int
 }
 
 // inMemory is the -data-dir that keeps everything in memory.
@@ -58,6 +59,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.inventoryFile, "inventory-file", "", "seed from this JSON or CSV inventory export instead of synthetic pallets")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight orders")
 	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory of the durable journal; "+inMemory+" keeps everything in memory (lost at exit)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", httpapi.IdleTimeoutDefault, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "connections held open at once (0: derived from the open-files limit)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -87,6 +90,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: -queue-capacity %d: must be positive", errUsage, o.queueCapacity)
 	case o.chaosInterval < 0 || o.processDelay < 0 || o.shutdownTimeout <= 0:
 		return o, fmt.Errorf("%w: durations must not be negative", errUsage)
+	case o.idleTimeout <= 0:
+		return o, fmt.Errorf("%w: -idle-timeout %s: must be positive", errUsage, o.idleTimeout)
+	case o.maxConnections < 0:
+		return o, fmt.Errorf("%w: -max-connections %d: must not be negative (0: derived from the open-files limit)", errUsage, o.maxConnections)
 	case o.dataDir == "":
 		return o, fmt.Errorf("%w: -data-dir: required (%s for memory only)", errUsage, inMemory)
 	}
@@ -123,6 +130,25 @@ func (o options) keys() (httpapi.Keys, error) {
 		}
 	}
 	return keys, nil
+}
+
+// connsCap is how many connections the server holds open at once:
+// -max-connections, or derived from the open-files limit so that accepting
+// a connection never fails for want of a descriptor.
+func (o options) connsCap(log *slog.Logger) int {
+	limit := openFilesLimit()
+	n, from := o.maxConnections, "-max-connections"
+	switch {
+	case n > 0 && limit > 0 && uint64(n) >= limit:
+		log.Warn(fmt.Sprintf("[SYSTEM] -max-connections %d is not below the open-files limit %d: once descriptors run out, new clients wait unanswered", n, limit))
+	case n == 0 && limit == 0:
+		log.Warn("[SYSTEM] Open-files limit unknown: connections are not capped; set -max-connections")
+		return 0
+	case n == 0:
+		n, from = derivedConnsMax(limit), "derived"
+	}
+	log.Info(fmt.Sprintf("[SYSTEM] At most %d connections at once (%s; open-files limit %d); idle ones give way to new ones", n, from, limit))
+	return n
 }
 
 // loopbackOnly refuses a non-loopback address in dev mode (no API keys).
@@ -202,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		_ = eng.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
-	srv := api.HTTPServer(o.addr)
+	srv := api.HTTPServer(httpapi.HTTPOptions{Addr: o.addr, IdleTimeout: o.idleTimeout, ConnsMax: o.connsCap(log)})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -269,7 +295,7 @@ func seedWarehouse(ctx context.Context, eng *actors.Engine, o options, log *slog
 // closes the listener, then lets every accepted order finish and stops the
 // actors — so no request ever meets a stopped actor. Each stage has its own
 // deadline.
-func shutdown(eng *actors.Engine, srv *http.Server, api *httpapi.Server, timeout time.Duration, log *slog.Logger) error {
+func shutdown(eng *actors.Engine, srv *httpapi.HTTPServer, api *httpapi.Server, timeout time.Duration, log *slog.Logger) error {
 	log.Info("[SYSTEM] Shutting down: refusing new orders, finishing accepted ones")
 	api.Drain()
 	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), timeout)

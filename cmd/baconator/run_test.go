@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -186,7 +188,8 @@ func waitReady(t *testing.T, base string) {
 
 func TestFlagsAndEnvironment(t *testing.T) {
 	t.Run("bad flags are usage errors", func(t *testing.T) {
-		for _, args := range [][]string{{"-queue-capacity", "0"}, {"-log-level", "loud"}, {"-chaos-interval", "soon"}, {"stray"}} {
+		for _, args := range [][]string{{"-queue-capacity", "0"}, {"-log-level", "loud"}, {"-chaos-interval", "soon"}, {"stray"},
+			{"-idle-timeout", "0"}, {"-idle-timeout", "-1s"}, {"-max-connections", "-1"}} {
 			err := run(context.Background(), args, io.Discard, io.Discard, nil)
 			assert.ErrorIs(t, err, errUsage, "%v", args)
 		}
@@ -206,6 +209,15 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		o, err = parseOptions([]string{"-queue-capacity", "5"}, io.Discard)
 		require.NoError(t, err)
 		assert.Equal(t, 5, o.queueCapacity, "the command line wins over the environment")
+		t.Setenv("BACONATOR_IDLE_TIMEOUT", "45s")
+		t.Setenv("BACONATOR_MAX_CONNECTIONS", "300")
+		o, err = parseOptions(nil, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, 45*time.Second, o.idleTimeout)
+		assert.Equal(t, 300, o.maxConnections)
+		o, err = parseOptions([]string{"-max-connections", "0"}, io.Discard)
+		require.NoError(t, err)
+		assert.Zero(t, o.maxConnections, "0: derived from the open-files limit")
 		t.Setenv("BACONATOR_SEED_PALLETS", "many")
 		_, err = parseOptions(nil, io.Discard)
 		assert.ErrorIs(t, err, errUsage)
@@ -213,6 +225,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	t.Run("api keys turn auth on", func(t *testing.T) {
 		t.Setenv("BACONATOR_API_KEYS", "sales-key-0123456789:sales")
 		base, _, stop := startServer(t, "-seed-pallets", "1", "-chaos-interval", "0")
+		waitReady(t, base) // a stop before seeding ends is an error, rightly
 		resp, err := http.Get(base + "/api/inventory")
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -225,4 +238,26 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		require.NoError(t, stop())
 	})
+}
+
+func TestIdleTimeoutClosesIdleConnections(t *testing.T) {
+	base, logs, stop := startServer(t, "-seed-pallets", "0", "-chaos-interval", "0", "-idle-timeout", "200ms", "-max-connections", "50")
+	assert.Contains(t, logs.String(), "At most 50 connections at once (-max-connections;")
+	waitReady(t, base)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: baconator\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	idleSince := time.Now()
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "the server closed the idle connection")
+	assert.Less(t, time.Since(idleSince), 5*time.Second, "after -idle-timeout, not the default 120s")
+	require.NoError(t, stop())
 }

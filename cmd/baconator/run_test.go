@@ -172,6 +172,25 @@ func TestAnUnreadableDataDirStopsStartUp(t *testing.T) {
 	require.Equal(t, "not a manifest", string(kept), "nothing was written over it")
 }
 
+// TestAStopBeforeReadyIsACleanStop: SIGINT or SIGTERM while the server is
+// still recovering or seeding stops it like any other stop, and leaves
+// nothing half done: the next start seeds.
+func TestAStopBeforeReadyIsACleanStop(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"-addr", "127.0.0.1:0", "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0"}
+	ctx, stop := context.WithCancel(context.Background())
+	logs := &testkit.SyncBuffer{}
+	err := run(ctx, args, io.Discard, logs, func(string) { stop() }) // stopped as soon as it listens, before it is ready
+	require.NoError(t, err, "a stop is a stop, ready or not\n%s", logs)
+	assert.Contains(t, logs.String(), "[SYSTEM] Stopped cleanly")
+	assert.NotContains(t, logs.String(), "Warehouse seeded")
+
+	base, logs, stopAgain := startServer(t, args[2:]...)
+	waitReady(t, base)
+	assert.Contains(t, logs.String(), "[SYSTEM] Warehouse seeded: 3 pallets")
+	require.NoError(t, stopAgain())
+}
+
 func waitReady(t *testing.T, base string) {
 	t.Helper()
 	require.Eventually(t, func() bool {

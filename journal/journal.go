@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +19,9 @@ var (
 	// ErrCorrupt: the data directory holds something that is not a
 	// readable Baconator journal.
 	ErrCorrupt = errors.New("data directory unreadable")
+	// ErrLocked: another process, or another journal in this one, has the
+	// data directory open. Two writers would corrupt it.
+	ErrLocked = errors.New("data directory in use")
 	// ErrClosed: the journal was closed.
 	ErrClosed = errors.New("journal closed")
 )
@@ -47,9 +49,10 @@ type Options struct {
 
 // Journal is an open journal. Its methods are safe for concurrent use.
 type Journal struct {
-	db  *pebble.DB
-	dir string
-	log *slog.Logger
+	db   *pebble.DB
+	lock *pebble.Lock // dir's LOCK, held until Close
+	dir  string
+	log  *slog.Logger
 
 	mu     sync.RWMutex // held shared to enqueue, exclusively to close
 	closed bool
@@ -66,9 +69,12 @@ type request struct {
 	done chan error
 }
 
-// Open opens the journal in dir, creating it if dir is missing or empty.
-// A directory that holds anything but a Baconator journal, or one Pebble
-// cannot read, is refused with ErrCorrupt: never a fresh start over it.
+// Open opens the journal in dir, creating it if dir is missing, empty, or
+// holds only what a first start cut short leaves (see datadir.go): nothing
+// was ever acknowledged from such a directory. A directory that holds
+// anything else, or one Pebble cannot read, is refused with ErrCorrupt and
+// left as it is: never a fresh start over it. A directory another process
+// has open is refused with ErrLocked.
 func Open(dir string, o Options) (*Journal, error) {
 	if o.FS == nil {
 		o.FS = vfs.Default
@@ -76,12 +82,36 @@ func Open(dir string, o Options) (*Journal, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	fresh, err := isFresh(o.FS, dir)
+	// Look before touching: a foreign directory gets no LOCK file.
+	state, err := inspect(o.FS, dir)
 	if err != nil {
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
+	if state == dirMissing {
+		if err := makeDir(o.FS, dir); err != nil {
+			return nil, fmt.Errorf("open journal in %s: create directory: %w", dir, err)
+		}
+	}
+	lock, err := lockDir(o.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	// Decide under the lock: another process may have started, or finished,
+	// a first start in dir since the look above.
+	if state, err = inspect(o.FS, dir); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
+	}
+	fresh := state != dirDatabase
+	if fresh {
+		if err := clearLeftovers(o.FS, dir); err != nil {
+			_ = lock.Close()
+			return nil, fmt.Errorf("open journal in %s: clear what a first start left: %w", dir, err)
+		}
+	}
 	db, err := pebble.Open(dir, &pebble.Options{
 		FS:               o.FS,
+		Lock:             lock,
 		Logger:           pebbleLogger{o.Logger.With("component", "pebble")},
 		ErrorIfNotExists: !fresh,
 		// An order is written when accepted and again when it ends, often
@@ -91,38 +121,30 @@ func Open(dir string, o Options) (*Journal, error) {
 		MemTableSize: memTableBytes,
 	})
 	if err != nil {
+		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
 	if err := checkFormat(db, fresh); err != nil {
 		_ = db.Close()
+		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{})}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{})}
 	go j.write()
 	return j, nil
 }
 
-// isFresh reports whether dir is missing or empty: the only places a new
-// journal is created.
-func isFresh(fs vfs.FS, dir string) (bool, error) {
-	names, err := fs.List(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return len(names) == 0, nil
-}
-
+// checkFormat marks a new journal, or checks that an existing database is
+// one.
 func checkFormat(db *pebble.DB, fresh bool) error {
 	if fresh {
 		return db.Set(formatKey, []byte(formatV1), pebble.Sync)
 	}
 	v, closer, err := db.Get(formatKey)
 	if errors.Is(err, pebble.ErrNotFound) {
-		// A crash during the very first start can leave Pebble's files
-		// without our mark: an empty database is still ours to claim.
+		// A first start killed after Pebble created its database but
+		// before the mark was synced leaves a database without it (steps
+		// 3–6 in datadir.go): an empty database is still ours to claim.
 		if empty, err := isEmpty(db); err != nil || !empty {
 			return errors.Join(errors.New("a Pebble database, but not a Baconator journal"), err)
 		}
@@ -263,6 +285,11 @@ func (j *Journal) Close() (err error) {
 	close(j.queue)
 	j.mu.Unlock()
 	<-j.done
+	defer func() {
+		if lerr := j.lock.Close(); lerr != nil && err == nil {
+			err = fmt.Errorf("close journal in %s: unlock: %w", j.dir, lerr)
+		}
+	}()
 	if j.Err() != nil {
 		defer func() { _ = recover() }() // a failed Pebble may report its state by Fatalf
 		_ = j.db.Close()

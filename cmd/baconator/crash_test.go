@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,9 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/baconator/baconator/internal/testkit"
 	"github.com/baconator/baconator/loadtest"
 )
 
@@ -94,7 +89,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	}
 
 	srv := startBinary(t, bin, dir, seed+1000)
-	require.Contains(t, srv.logs.String(), "[SYSTEM] Recovered")
+	srv.waitLog(t, "[SYSTEM] Recovered")
 	var ids []string
 	for id, body := range acked {
 		o := getOrder(t, srv.base, id)
@@ -126,97 +121,6 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 		require.True(t, c.OK, "%s: %s", c.Name, c.Detail)
 	}
 	srv.stop(t)
-}
-
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "baconator")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
-type server struct {
-	cmd  *exec.Cmd
-	base string
-	logs *testkit.SyncBuffer
-	done chan error
-}
-
-// startBinary starts the server binary on dir and waits until it is ready.
-func startBinary(t *testing.T, bin, dir string, seed uint64) *server {
-	t.Helper()
-	return startCmd(t, exec.Command(bin, "-addr", "127.0.0.1:0", "-data-dir", dir, "-seed-pallets", "40", "-seed", fmt.Sprint(seed), "-chaos-interval", "2ms"))
-}
-
-// startCmd starts a command that runs the server binary and waits until
-// the server is ready.
-func startCmd(t *testing.T, cmd *exec.Cmd) *server {
-	t.Helper()
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, logs: &testkit.SyncBuffer{}, done: make(chan error, 1)}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = s.logs.Write([]byte(line + "\n"))
-			if _, addr, ok := strings.Cut(line, "Listening on http://"); ok {
-				listening <- strings.Fields(addr)[0]
-			}
-		}
-		s.done <- cmd.Wait()
-	}()
-	select {
-	case addr := <-listening:
-		s.base = "http://" + addr
-	case err := <-s.done:
-		t.Fatalf("server exited at start: %v\n%s", err, s.logs.String())
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("server did not listen within 60s")
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	s.waitReady(t)
-	return s
-}
-
-// waitReady polls /readyz, as an orchestrator would, until it answers 200;
-// a server that exits instead fails the test with its log.
-func (s *server) waitReady(t *testing.T) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(60 * time.Second)
-	for {
-		if resp, err := http.Get(s.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("server exited before it was ready: %v\n%s", err, s.logs.String())
-		case <-deadline:
-			t.Fatalf("server not ready within 60s\n%s", s.logs.String())
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *server) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Kill()) // SIGKILL: no shutdown, no flush
-	<-s.done
-}
-
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, <-s.done, "a clean stop exits 0")
 }
 
 func post(ctx context.Context, url, body string) (int, []byte) {

@@ -1,6 +1,6 @@
 // Command baconator serves the allocation engine over HTTP: a seeded
 // warehouse with chaos on by default. See ../../README.md and the contract
-// in shared/API.md.
+// in ../../docs/api.md.
 package main
 
 import (

@@ -194,8 +194,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 
 	var jnl *journal.Journal
 	if o.dataDir != inMemory {
-		// A damaged or foreign directory stops start-up here, naming it.
+		// A damaged, foreign or busy directory stops start-up here, naming
+		// it; what a first start cut short left is claimed.
 		if jnl, err = journal.Open(o.dataDir, journal.Options{Logger: log}); err != nil {
+			if errors.Is(err, journal.ErrLocked) {
+				return fmt.Errorf("%w: stop the other server or choose another -data-dir", err)
+			}
 			return err
 		}
 		defer func() {
@@ -245,7 +249,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		}
 	}
 	if err := seedWarehouse(ctx, eng, o, log); err != nil {
-		shutdown(eng, srv, api, o.shutdownTimeout, log)
+		stopErr := shutdown(eng, srv, api, o.shutdownTimeout, log)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// SIGINT/SIGTERM before the server was ready is a stop like
+			// any other, not a failure: nothing was seeded (receipts are
+			// all or none), so the next start seeds.
+			return stopErr
+		}
 		return err
 	}
 	api.SetReady()

@@ -85,6 +85,11 @@ type Pallet struct {
 	ledger        []LedgerEntry
 }
 
+// ReceiptEntry is a pallet's first ledger line: received, at version 1.
+func ReceiptEntry(spec PalletSpec) LedgerEntry {
+	return LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1}
+}
+
 // NewPallet receives a pallet: version 1, one received ledger entry.
 func NewPallet(spec PalletSpec) *Pallet {
 	p := &Pallet{

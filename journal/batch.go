@@ -1,20 +1,48 @@
 package journal
 
-import "github.com/baconator/baconator/inventory"
+import (
+	"encoding/binary"
 
-// Batch is what one commit writes: order snapshots, pallet receipts and
-// ledger entries, all or none. The zero Batch is empty and ready to use.
+	"github.com/baconator/baconator/inventory"
+)
+
+// Batch is what one commit writes, all or none: order snapshots with their
+// indexes, pallet receipts, ledger lines and pallet checkpoints. The zero
+// Batch is empty and ready to use.
 type Batch struct {
 	kvs []kv
 }
 
+// kv is one write; a nil value deletes the key.
 type kv struct{ key, value []byte }
 
-// PutOrder stores an order's snapshot, replacing the one before.
-func (b *Batch) PutOrder(o inventory.Order) { b.put(orderKey(o.Request.ID), encodeOrder(o)) }
+// PutOrder stores an order's snapshot, replacing the one before, and keeps
+// its indexes. was is the status the journal last held for it: empty for a
+// new order (every index is written), else only a move between statuses
+// touches the status index.
+func (b *Batch) PutOrder(o inventory.Order, was inventory.Status) {
+	b.put(orderKey(o.Request.ID), encodeOrder(o))
+	code := statusCode(o.Status)
+	if was == "" {
+		b.put(byAcceptedKey(o), []byte{})
+		b.put(byCustomerKey(o), []byte{})
+		b.put(bySKUKey(o), []byte{})
+		b.put(byStatusKey(code, o), []byte{})
+		return
+	}
+	if old := statusCode(was); old != code {
+		b.del(byStatusKey(old, o))
+		b.put(byStatusKey(code, o), []byte{})
+	}
+}
 
-// PutPallet stores a pallet's receipt.
-func (b *Batch) PutPallet(spec inventory.PalletSpec) { b.put(palletKey(spec.ID), encodeSpec(spec)) }
+// PutPallet stores a new pallet: its receipt, its first ledger line and
+// its first checkpoint.
+func (b *Batch) PutPallet(spec inventory.PalletSpec) {
+	b.put(palletKey(spec.ID), encodeSpec(spec))
+	b.AppendLedger(spec.ID, 0, inventory.ReceiptEntry(spec))
+	b.Checkpoint(Checkpoint{Spec: spec, OnHand: spec.Weight, Version: 1})
+}
 
 // AppendLedger stores one ledger entry of a pallet; index orders entries
 // that share a version (one confirm allocating to several orders).
@@ -22,11 +50,39 @@ func (b *Batch) AppendLedger(palletID string, index int, e inventory.LedgerEntry
 	b.put(ledgerKey(palletID, e.Version, index), encodeEntry(e))
 }
 
+// Checkpoint stores a live pallet's state.
+func (b *Batch) Checkpoint(c Checkpoint) { b.put(liveKey(c.Spec.ID), encodeCheckpoint(c)) }
+
+// Retire moves a pallet off the floor: its checkpoint leaves the live
+// pallets (which recovery reads) for the retired ones, in FEFO order per
+// SKU; retired is the SKU's count of retired pallets after it.
+func (b *Batch) Retire(c Checkpoint, retired int64) {
+	b.del(liveKey(c.Spec.ID))
+	b.put(retiredKey(c.Spec), encodeCheckpoint(c))
+	b.putCount(c.Spec.SKU, retired)
+}
+
+// Revive brings a retired pallet back to the floor (weight came back to
+// it); retired is the SKU's count after it.
+func (b *Batch) Revive(c Checkpoint, retired int64) {
+	b.del(retiredKey(c.Spec))
+	b.Checkpoint(c)
+	b.putCount(c.Spec.SKU, retired)
+}
+
+func (b *Batch) putCount(sku string, n int64) {
+	b.put(append(append([]byte{}, retiredCountPrefix...), sku...), binary.AppendVarint(nil, n))
+}
+
 // Len is the number of keys the batch writes.
 func (b *Batch) Len() int { return len(b.kvs) }
 
 // Reset empties the batch for reuse. A batch must not be reset while a
 // Commit of it is under way.
-func (b *Batch) Reset() { b.kvs = b.kvs[:0] }
+func (b *Batch) Reset() {
+	clear(b.kvs)
+	b.kvs = b.kvs[:0]
+}
 
 func (b *Batch) put(key, value []byte) { b.kvs = append(b.kvs, kv{key, value}) }
+func (b *Batch) del(key []byte)        { b.kvs = append(b.kvs, kv{key, nil}) }

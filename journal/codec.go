@@ -214,3 +214,39 @@ func decodeEntry(b []byte) (inventory.LedgerEntry, error) {
 	le.Version = d.int()
 	return le, d.end()
 }
+
+// Checkpoint is a pallet's state as the journal keeps it, with its
+// receipt: what recovery needs and all a read of a retired pallet shows.
+type Checkpoint struct {
+	Spec    inventory.PalletSpec
+	OnHand  inventory.CentiLbs
+	Version int64
+	Status  string // a hold status (empty: available)
+}
+
+// State is the checkpoint as a pallet state.
+func (c Checkpoint) State() inventory.PalletState {
+	return inventory.PalletState{Spec: c.Spec, OnHand: c.OnHand, Version: c.Version}
+}
+
+func encodeCheckpoint(c Checkpoint) []byte {
+	e := encoder{b: make([]byte, 0, 128)}
+	e.b = append(e.b, encodeSpec(c.Spec)...)
+	e.int(int64(c.OnHand))
+	e.int(c.Version)
+	e.str(c.Status)
+	return e.b
+}
+
+func decodeCheckpoint(b []byte) (Checkpoint, error) {
+	d := decoder{b: b}
+	d.start()
+	var c Checkpoint
+	s := &c.Spec
+	s.ID, s.SKU, s.Lot, s.Supplier = d.str(), d.str(), d.str(), d.str()
+	s.Weight = inventory.CentiLbs(d.int())
+	s.Received, s.Expires = d.time(), d.time()
+	c.OnHand, c.Version = inventory.CentiLbs(d.int()), d.int()
+	c.Status = d.str()
+	return c, d.end()
+}

@@ -33,6 +33,10 @@ func TestValuesRoundTrip(t *testing.T) {
 	gotSpec, err := decodeSpec(encodeSpec(spec))
 	require.NoError(t, err)
 	require.Equal(t, spec, gotSpec)
+	cp := Checkpoint{Spec: spec, OnHand: 99, Version: 4, Status: "quarantined"}
+	gotCP, err := decodeCheckpoint(encodeCheckpoint(cp))
+	require.NoError(t, err)
+	require.Equal(t, cp, gotCP)
 	entry := inventory.LedgerEntry{At: at, Kind: inventory.LedgerAdjusted, Lbs: -250, Reason: "chaos", Version: 7}
 	gotEntry, err := decodeEntry(encodeEntry(entry))
 	require.NoError(t, err)
@@ -59,6 +63,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeOrder(sampleOrder()))
 	f.Add(encodeSpec(inventory.PalletSpec{ID: "P", Weight: 1, Received: at}))
 	f.Add(encodeEntry(inventory.LedgerEntry{At: at, Kind: inventory.LedgerAllocated, Lbs: -1, OrderID: "o", Version: 2}))
+	f.Add(encodeCheckpoint(Checkpoint{Spec: inventory.PalletSpec{ID: "P", SKU: "pork", Weight: 100, Received: at}, OnHand: 50, Version: 3, Status: "on_hold"}))
 	f.Add([]byte{codecV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if o, err := decodeOrder(b); err == nil {
@@ -70,6 +75,11 @@ func FuzzDecode(f *testing.F) {
 			again, err := decodeSpec(encodeSpec(s))
 			require.NoError(t, err)
 			require.Equal(t, s, again)
+		}
+		if c, err := decodeCheckpoint(b); err == nil {
+			again, err := decodeCheckpoint(encodeCheckpoint(c))
+			require.NoError(t, err)
+			require.Equal(t, c, again)
 		}
 		if e, err := decodeEntry(b); err == nil {
 			again, err := decodeEntry(encodeEntry(e))

@@ -105,23 +105,23 @@ func requireClaimed(t *testing.T, fs vfs.FS, dir string) {
 	t.Helper()
 	j, err := journal.Open(dir, journal.Options{FS: fs})
 	require.NoError(t, err, "a directory only a first start wrote to is claimed")
-	st, err := j.Load()
+	st, err := j.LoadHistory()
 	require.NoError(t, err)
 	require.Empty(t, st.Orders)
 	require.Empty(t, st.Pallets)
 	var b journal.Batch
-	b.PutOrder(order("after"))
+	b.PutOrder(order("after"), "")
 	require.NoError(t, j.Commit(&b))
 	require.NoError(t, j.Close())
 
 	j = open(t, fs, dir)
 	defer j.Close()
-	st, err = j.Load()
+	st, err = j.LoadHistory()
 	require.NoError(t, err)
 	require.Equal(t, []string{"after"}, orderIDs(st))
 }
 
-func orderIDs(st *journal.State) []string {
+func orderIDs(st *journal.History) []string {
 	var ids []string
 	for _, o := range st.Orders {
 		ids = append(ids, o.Request.ID)
@@ -238,7 +238,7 @@ func TestAFirstStartCutShortAtAnyStepIsClaimed(t *testing.T) {
 	for _, img := range images {
 		j, err := journal.Open("data", journal.Options{FS: img.fs})
 		require.NoError(t, err, img.name)
-		st, err := j.Load()
+		st, err := j.LoadHistory()
 		require.NoError(t, err, img.name)
 		require.Empty(t, st.Orders, img.name)
 		require.NoError(t, j.Close(), img.name)

@@ -45,9 +45,8 @@ func TestWhatWasCommittedIsLoadedBack(t *testing.T) {
 	fs := vfs.NewMem()
 	j := open(t, fs, "data")
 	var b journal.Batch
-	b.PutPallet(pallet("P/1")) // ids may hold any byte
-	b.AppendLedger("P/1", 0, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerReceived, Lbs: inventory.Lbs(100), Version: 1})
-	b.PutOrder(order("A"))
+	b.PutPallet(pallet("P/1")) // ids may hold any byte; the receipt is its first ledger line
+	b.PutOrder(order("A"), "")
 	require.NoError(t, j.Commit(&b))
 
 	var b2 journal.Batch
@@ -55,13 +54,13 @@ func TestWhatWasCommittedIsLoadedBack(t *testing.T) {
 	done.Status = inventory.StatusAllocated
 	b2.AppendLedger("P/1", 0, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(10), OrderID: "A", Version: 2})
 	b2.AppendLedger("P/1", 1, inventory.LedgerEntry{At: t0, Kind: inventory.LedgerAllocated, Lbs: -inventory.Lbs(5), OrderID: "B", Version: 2})
-	b2.PutOrder(done) // replaces the queued snapshot
+	b2.PutOrder(done, inventory.StatusQueued) // replaces the queued snapshot
 	require.NoError(t, j.Commit(&b2))
 	require.NoError(t, j.Close())
 
 	j = open(t, fs, "data")
 	defer j.Close()
-	st, err := j.Load()
+	st, err := j.LoadHistory()
 	require.NoError(t, err)
 	require.Equal(t, []inventory.Order{done}, st.Orders)
 	require.Len(t, st.Pallets, 1)
@@ -79,7 +78,7 @@ func TestConcurrentCommitsShareSyncs(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				var b journal.Batch
-				b.PutOrder(order(fmt.Sprintf("o-%d-%d", w, i)))
+				b.PutOrder(order(fmt.Sprintf("o-%d-%d", w, i)), "")
 				require.NoError(t, j.Commit(&b))
 			}
 		})
@@ -88,7 +87,7 @@ func TestConcurrentCommitsShareSyncs(t *testing.T) {
 	commits, groups := j.Stats()
 	require.EqualValues(t, writers*each, commits)
 	require.Less(t, groups, commits, "concurrent commits must share groups")
-	st, err := j.Load()
+	st, err := j.LoadHistory()
 	require.NoError(t, err)
 	require.Len(t, st.Orders, writers*each)
 }
@@ -134,7 +133,7 @@ func TestAnUnreadableDirectoryIsRefused(t *testing.T) {
 		require.NoError(t, db.Close())
 		j = open(t, nil, dir)
 		defer j.Close()
-		_, err = j.Load()
+		_, err = j.LoadHistory()
 		require.ErrorIs(t, err, journal.ErrCorrupt)
 		require.ErrorContains(t, err, `key "oX"`)
 	})
@@ -153,19 +152,19 @@ func TestAWriteErrorStopsTheJournal(t *testing.T) {
 	j := open(t, fs, "data")
 	defer j.Close()
 	var b journal.Batch
-	b.PutOrder(order("before"))
+	b.PutOrder(order("before"), "")
 	require.NoError(t, j.Commit(&b))
 
 	full.Store(true)
 	b = journal.Batch{}
-	b.PutOrder(order("during"))
+	b.PutOrder(order("during"), "")
 	err := j.Commit(&b)
 	require.ErrorIs(t, err, journal.ErrFailed)
 	require.ErrorContains(t, err, "no space left")
 
 	full.Store(false)
 	b = journal.Batch{}
-	b.PutOrder(order("after"))
+	b.PutOrder(order("after"), "")
 	require.ErrorIs(t, j.Commit(&b), journal.ErrFailed, "the journal stays stopped")
 	require.True(t, errors.Is(j.Err(), journal.ErrFailed))
 }

@@ -1,0 +1,11 @@
+package journal
+
+import "github.com/baconator/baconator/inventory"
+
+// Test-only access to the codec and key layout, to write a journal of an
+// earlier format by hand.
+
+func EncodeSpecForTest(s inventory.PalletSpec) []byte       { return encodeSpec(s) }
+func EncodeEntryForTest(e inventory.LedgerEntry) []byte     { return encodeEntry(e) }
+func EncodeOrderForTest(o inventory.Order) []byte           { return encodeOrder(o) }
+func LedgerKeyForTest(id string, v int64, index int) []byte { return ledgerKey(id, v, index) }

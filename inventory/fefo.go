@@ -78,6 +78,39 @@ func (v *View) Insert(specs ...PalletSpec) {
 	v.head = 0
 }
 
+// Remove drops pallets from the view (they left the floor). Like Insert,
+// it moves slot indexes, so it must not be called while a plan is open.
+func (v *View) Remove(ids ...string) {
+	if len(v.touched) > 0 {
+		panic("fefo view: remove during an open plan")
+	}
+	drop := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		if i, ok := v.index[id]; ok {
+			drop[i] = true
+			delete(v.index, id)
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	kept, first := v.slots[:0], len(v.slots)
+	for i, s := range v.slots {
+		if drop[i] {
+			first = min(first, i)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(v.slots[len(kept):])
+	v.slots = kept
+	v.taken = v.taken[:len(kept)]
+	for j := first; j < len(v.slots); j++ {
+		v.index[v.slots[j].Spec.ID] = j
+	}
+	v.head = min(v.head, first)
+}
+
 // Update records a pallet's on-hand weight at version, if version is newer
 // than what the view has. It reports whether the view changed.
 func (v *View) Update(id string, onHand CentiLbs, version int64) bool {
@@ -96,8 +129,8 @@ func (v *View) Update(id string, onHand CentiLbs, version int64) bool {
 // ShelfLifeCutoff), earliest-expiring first, on top of what earlier Plan
 // calls took. It appends the takes to parts and returns them with
 // ReasonNone, or returns parts unchanged with ReasonNoEligibleStock (no
-// pallet qualifies) or ReasonInsufficientStock (qualifying pallets hold
-// too little), taking nothing.
+// qualifying pallet has any weight left) or ReasonInsufficientStock
+// (qualifying pallets hold too little), taking nothing.
 func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Reason) {
 	for v.head < len(v.slots) && v.slots[v.head].OnHand == 0 {
 		v.head++
@@ -124,6 +157,9 @@ func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Re
 	if need > 0 {
 		for _, p := range parts[first:] {
 			v.taken[p.Slot] -= p.Lbs
+		}
+		if need == amount {
+			return parts[:first], ReasonNoEligibleStock
 		}
 		return parts[:first], ReasonInsufficientStock
 	}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,13 +79,27 @@ func (r OrderRequest) SameAs(o OrderRequest) bool {
 		r.CreatedAt.Equal(o.CreatedAt)
 }
 
-// Allocation is weight taken from one pallet for an order.
+// Allocation is weight taken from one pallet for an order, with what a
+// trace back to the pallet needs.
 type Allocation struct {
 	PalletID string
 	Lot      string
 	Supplier string
 	Lbs      CentiLbs
 	Expires  time.Time
+	Received time.Time
+}
+
+// CompareAllocations orders allocations First-Expired-First-Out, as
+// FEFOCompare orders their pallets.
+func CompareAllocations(a, b Allocation) int {
+	if c := a.Expires.Compare(b.Expires); c != 0 {
+		return c
+	}
+	if c := a.Received.Compare(b.Received); c != 0 {
+		return c
+	}
+	return strings.Compare(a.PalletID, b.PalletID)
 }
 
 // Order is a snapshot of an order's state. Snapshots are values: the engine

@@ -1,9 +1,7 @@
 package inventory
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -62,8 +60,11 @@ type hold struct {
 	deadline time.Time
 }
 
-// Pallet is one pallet's bookkeeping: on-hand weight, holds, version and
-// ledger. Its version is bumped by every change to on-hand weight
+// Pallet is one pallet's bookkeeping: on-hand weight, holds and version —
+// what allocation needs, and nothing that grows with its history: the
+// ledger lines each change makes are written by its coordinator, from the
+// messages that report them. Its version is bumped by every change to
+// on-hand weight
 // (receipt, adjustment, allocation, return), never by holds.
 //
 // A hold is a promise about one version of the pallet: any physical change
@@ -79,10 +80,8 @@ type Pallet struct {
 	holds   map[HoldKey]hold
 	// lastConfirmed holds the keys of the latest confirm and the version
 	// they committed at: only a resend of that confirm can repeat a key,
-	// so older keys need not be kept. What each order holds is read from
-	// the ledger, which records it anyway.
+	// so older keys need not be kept.
 	lastConfirmed map[HoldKey]int64
-	ledger        []LedgerEntry
 }
 
 // ReceiptEntry is a pallet's first ledger line: received, at version 1.
@@ -90,25 +89,23 @@ func ReceiptEntry(spec PalletSpec) LedgerEntry {
 	return LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1}
 }
 
-// NewPallet receives a pallet: version 1, one received ledger entry.
+// NewPallet receives a pallet: version 1, its whole weight on hand (its
+// ledger's first line is ReceiptEntry).
 func NewPallet(spec PalletSpec) *Pallet {
-	p := &Pallet{
-		spec:    spec,
-		onHand:  spec.Weight,
-		version: 1,
-		holds:   map[HoldKey]hold{},
-	}
-	p.ledger = append(p.ledger, LedgerEntry{At: spec.Received, Kind: LedgerReceived, Lbs: spec.Weight, Version: 1})
-	return p
+	return RestoreState(spec, spec.Weight, 1)
+}
+
+// RestoreState rebuilds a pallet from a checkpoint of its state. It holds
+// nothing: holds are promises about one version and never outlive a
+// restart.
+func RestoreState(spec PalletSpec, onHand CentiLbs, version int64) *Pallet {
+	return &Pallet{spec: spec, onHand: onHand, version: version, holds: map[HoldKey]hold{}}
 }
 
 // State returns a snapshot.
 func (p *Pallet) State() PalletState {
 	return PalletState{Spec: p.spec, OnHand: p.onHand, Held: p.held, Version: p.version}
 }
-
-// Ledger returns a copy of the audit trail, oldest first.
-func (p *Pallet) Ledger() []LedgerEntry { return append([]LedgerEntry(nil), p.ledger...) }
 
 // Reserve grants every hold in reqs, or none. It refuses with
 // ErrStaleVersion if the pallet's version is not expectedVersion, and with
@@ -173,7 +170,6 @@ func (p *Pallet) Confirm(keys []HoldKey, now time.Time) (int64, error) {
 		p.held -= h.lbs
 		p.onHand -= h.lbs
 		p.lastConfirmed[k] = p.version
-		p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAllocated, Lbs: -h.lbs, OrderID: k.Order, Version: p.version})
 	}
 	p.assert()
 	return p.version, nil
@@ -208,14 +204,13 @@ func (p *Pallet) Adjust(delta CentiLbs, reason string, now time.Time, clamp bool
 	p.held = 0
 	p.onHand += delta
 	p.version++
-	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerAdjusted, Lbs: delta, Reason: reason, Version: p.version})
 	p.assert()
 	return delta, revoked, nil
 }
 
 // Returned is what a Return did: the weight given back, at which version
-// and time. Repeated: the order's weight had been given back already (a
-// resent return); the fields describe that earlier return.
+// and time. Repeated: the weight had been given back already (a resent
+// return); the fields describe that earlier return.
 type Returned struct {
 	Lbs      CentiLbs
 	Version  int64
@@ -223,38 +218,18 @@ type Returned struct {
 	Repeated bool
 }
 
-// Return gives back everything order was allocated from this pallet and
-// bumps the version. It is idempotent: a second return of the same order
-// changes nothing and reports the first one, so a resend whose first
-// answer was lost still learns what happened. An order that holds nothing
-// here and never did returns the zero Returned.
-func (p *Pallet) Return(order string, now time.Time) Returned {
-	lbs := p.Holding(order)
-	if lbs == 0 {
-		for i := len(p.ledger) - 1; i >= 0; i-- {
-			if e := p.ledger[i]; e.OrderID == order && e.Kind == LedgerReturned {
-				return Returned{Lbs: e.Lbs, Version: e.Version, At: e.At, Repeated: true}
-			}
-		}
-		return Returned{}
+// Return gives back lbs an order was allocated from this pallet (its
+// coordinator knows how much, from the order's allocations) and bumps the
+// version. Returning once per order is the coordinator's business (see
+// alloc.PalletNode).
+func (p *Pallet) Return(lbs CentiLbs, now time.Time) Returned {
+	if lbs <= 0 {
+		panic(fmt.Sprintf("pallet %s: return of %d centi-lbs", p.spec.ID, lbs))
 	}
 	p.onHand += lbs
 	p.version++
-	p.ledger = append(p.ledger, LedgerEntry{At: now, Kind: LedgerReturned, Lbs: lbs, OrderID: order, Version: p.version})
 	p.assert()
 	return Returned{Lbs: lbs, Version: p.version, At: now}
-}
-
-// Holding is the weight order holds on this pallet: what it was allocated
-// less what it gave back, by the ledger.
-func (p *Pallet) Holding(order string) CentiLbs {
-	var lbs CentiLbs
-	for _, e := range p.ledger {
-		if e.OrderID == order && (e.Kind == LedgerAllocated || e.Kind == LedgerReturned) {
-			lbs -= e.Lbs
-		}
-	}
-	return lbs
 }
 
 // ExpireHolds drops holds whose deadline has passed (their coordinator
@@ -299,7 +274,7 @@ func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
 	if len(ledger) == 0 || ledger[0].Kind != LedgerReceived || ledger[0].Version != 1 || ledger[0].Lbs != spec.Weight {
 		return nil, fmt.Errorf("pallet %s: %w: ledger does not start with its receipt of %s lbs", spec.ID, ErrCorrupt, spec.Weight)
 	}
-	p := &Pallet{spec: spec, onHand: spec.Weight, version: 1, holds: map[HoldKey]hold{}, ledger: ledger}
+	p := RestoreState(spec, spec.Weight, 1)
 	for i, e := range ledger[1:] {
 		sameConfirm := e.Kind == LedgerAllocated && ledger[i].Kind == LedgerAllocated && e.Version == p.version
 		switch {
@@ -312,10 +287,4 @@ func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
 		p.version = e.Version
 	}
 	return p, nil
-}
-
-// LedgerUpTo returns a copy of the audit trail up to a version.
-func (p *Pallet) LedgerUpTo(version int64) []LedgerEntry {
-	n, _ := slices.BinarySearchFunc(p.ledger, version+1, func(e LedgerEntry, v int64) int { return cmp.Compare(e.Version, v) })
-	return slices.Clone(p.ledger[:n])
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baconator/baconator/inventory"
@@ -14,7 +15,10 @@ import (
 // times as text) cost a quarter of the durable intake's CPU. Each value
 // starts with a codec version so the format can evolve; strings are
 // length-prefixed, numbers varints, times nanoseconds since 1970 in UTC.
-const codecV1 = 1
+const (
+	codecV1 = 1
+	codecV2 = 2 // an order's allocations carry their pallet's receipt time
+)
 
 var errTruncated = errors.New("truncated value")
 
@@ -99,13 +103,19 @@ func (d *decoder) time() time.Time {
 	return time.Time{}
 }
 
-// start checks the codec version.
-func (d *decoder) start() {
-	if len(d.b) == 0 || d.b[0] != codecV1 {
-		d.fail(errors.New("unknown codec version"))
-		return
+// start checks the codec version against those accepted (codecV1 if
+// none are named) and returns it.
+func (d *decoder) start(accepted ...byte) byte {
+	if len(accepted) == 0 {
+		accepted = []byte{codecV1}
 	}
+	if len(d.b) == 0 || !slices.Contains(accepted, d.b[0]) {
+		d.fail(errors.New("unknown codec version"))
+		return 0
+	}
+	v := d.b[0]
 	d.b = d.b[1:]
+	return v
 }
 
 // end reports the first error, or bytes left over.
@@ -117,8 +127,8 @@ func (d *decoder) end() error {
 }
 
 func encodeOrder(o inventory.Order) []byte {
-	e := encoder{b: make([]byte, 0, 128+48*len(o.Allocations))}
-	e.b = append(e.b, codecV1)
+	e := encoder{b: make([]byte, 0, 128+56*len(o.Allocations))}
+	e.b = append(e.b, codecV2)
 	r := o.Request
 	e.str(r.ID)
 	e.str(r.Customer)
@@ -135,6 +145,7 @@ func encodeOrder(o inventory.Order) []byte {
 		e.str(a.Supplier)
 		e.int(int64(a.Lbs))
 		e.time(a.Expires)
+		e.time(a.Received)
 	}
 	e.int(int64(o.Attempts))
 	e.int(int64(o.Conflicts))
@@ -145,7 +156,7 @@ func encodeOrder(o inventory.Order) []byte {
 
 func decodeOrder(b []byte) (inventory.Order, error) {
 	d := decoder{b: b}
-	d.start()
+	v := d.start(codecV1, codecV2)
 	var o inventory.Order
 	r := &o.Request
 	r.ID, r.Customer, r.SKU = d.str(), d.str(), d.str()
@@ -161,6 +172,9 @@ func decodeOrder(b []byte) (inventory.Order, error) {
 			a := &o.Allocations[i]
 			a.PalletID, a.Lot, a.Supplier = d.str(), d.str(), d.str()
 			a.Lbs, a.Expires = inventory.CentiLbs(d.int()), d.time()
+			if v >= codecV2 {
+				a.Received = d.time()
+			}
 		}
 	}
 	o.Attempts, o.Conflicts = int(d.int()), int(d.int())

@@ -246,7 +246,7 @@ func (c *Coordinator) resolve(results []ConfirmResult) {
 	c.stop(b.timer)
 	step := c.committed(b, results)
 	again, endings := c.settle(b, &step)
-	if len(step.Takes) > 0 || len(step.Rejections) > 0 {
+	if len(step.Turns) > 0 {
 		c.commit(step)
 	}
 	for _, end := range endings {
@@ -276,8 +276,8 @@ func (c *Coordinator) committed(b *batch, results []ConfirmResult) AllocationSte
 	return step
 }
 
-// settle decides each entry's fate, in batch order: the takes and
-// rejections of the step, the endings to apply once it is recorded, and
+// settle decides each entry's fate, in batch order: the turns of the step
+// (takes and rejections), the endings to apply once it is recorded, and
 // the orders to plan again, ahead of anything newer. A rejection counts
 // only while every earlier entry committed in full: otherwise the stock it
 // saw may not be what a sequential run would have left it.
@@ -293,7 +293,7 @@ func (c *Coordinator) settle(b *batch, step *AllocationStep) (again []*order, en
 		case e.reason != inventory.ReasonNone && !clean:
 			again = c.retryOrPark(o, false, again)
 		case e.reason != inventory.ReasonNone:
-			step.Rejections = append(step.Rejections, OrderRejection{OrderID: o.id(), Reason: e.reason})
+			step.Turns = append(step.Turns, Turn{OrderID: o.id(), Reason: e.reason})
 			endings = append(endings, ending{o: o, status: inventory.StatusRejected, reason: e.reason})
 		default:
 			done := e.parts
@@ -304,16 +304,21 @@ func (c *Coordinator) settle(b *batch, step *AllocationStep) (again []*order, en
 				}
 			}
 			if len(done) > 0 {
-				take := OrderTake{OrderID: o.id(), Takes: make([]PalletLbs, len(done))}
+				take := Turn{OrderID: o.id(), Takes: make([]PalletLbs, len(done))}
 				for j, p := range done {
 					take.Takes[j] = PalletLbs{PalletID: c.view.At(p.Slot).Spec.ID, Lbs: p.Lbs}
 				}
-				step.Takes = append(step.Takes, take)
+				step.Turns = append(step.Turns, take)
 				c.allocate(o, done)
 			}
 			if len(done) == len(e.parts) {
 				endings = append(endings, ending{o: o, status: inventory.StatusAllocated})
 				continue
+			}
+			if len(done) > 0 {
+				// It holds weight now: the journal keeps what, with the
+				// ledger lines, so recovery reads it from the order alone.
+				c.publish(o, true)
 			}
 			clean = false
 			again = c.retryOrPark(o, b.touchesFailed(e), again)
@@ -329,7 +334,7 @@ func (c *Coordinator) commit(step AllocationStep) {
 	if c.cfg.SKU != "" { // the unstocked coordinator's rejections are no SKU's history
 		c.record(step)
 	}
-	for _, t := range step.Takes {
+	for _, t := range step.Turns {
 		for _, p := range t.Takes {
 			c.books.write(&c.rd, p.PalletID, inventory.LedgerEntry{At: step.At, Kind: inventory.LedgerAllocated, Lbs: -p.Lbs, OrderID: t.OrderID, Version: step.Versions[p.PalletID]})
 		}
@@ -458,14 +463,10 @@ func (c *Coordinator) allocate(o *order, parts []inventory.Part) {
 			allocs[i].Lbs += p.Lbs
 			continue
 		}
-		allocs = append(allocs, inventory.Allocation{PalletID: s.Spec.ID, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier, Lbs: p.Lbs, Expires: s.Spec.Expires})
+		allocs = append(allocs, inventory.Allocation{PalletID: s.Spec.ID, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier, Lbs: p.Lbs, Expires: s.Spec.Expires, Received: s.Spec.Received})
 	}
 	if prior > 0 {
-		slices.SortStableFunc(allocs, func(a, b inventory.Allocation) int {
-			ia, _ := c.view.Index(a.PalletID)
-			ib, _ := c.view.Index(b.PalletID)
-			return ia - ib
-		})
+		slices.SortFunc(allocs, inventory.CompareAllocations)
 	}
 	o.snap.Allocations = allocs
 }

@@ -12,24 +12,45 @@ import (
 // that are published — so nobody ever sees a pallet's live state.
 type books struct {
 	m     map[string]*book
-	dirty []*book // changed by the current Step
+	dirty []*book         // changed by the current Step
+	empty map[string]bool // pallets whose durable weight is 0: retirement candidates
 }
 
 type book struct {
 	state     inventory.PalletState // Held is always 0: holds are never durable
 	atVersion int                   // ledger lines already written at state.Version
 	dirty     bool
+	revived   bool // back from the retired, and the journal does not know yet
+	retiring  bool // asked to retire; its answer is on the way
 }
 
-func newBooks() books { return books{m: map[string]*book{}} }
+func newBooks() books { return books{m: map[string]*book{}, empty: map[string]bool{}} }
 
-// open starts the book of a durable pallet.
-func (b *books) open(s inventory.PalletState) {
+// open starts the book of a durable pallet; revived, it comes back from
+// the retired.
+func (b *books) open(s inventory.PalletState, revived bool) {
 	if _, ok := b.m[s.Spec.ID]; ok {
 		panic(fmt.Sprintf("pallet %s received twice", s.Spec.ID))
 	}
 	s.Held = 0
-	b.m[s.Spec.ID] = &book{state: s, atVersion: 1}
+	b.m[s.Spec.ID] = &book{state: s, atVersion: 1, revived: revived}
+	if s.OnHand == 0 {
+		b.empty[s.Spec.ID] = true
+	}
+}
+
+// retire closes a pallet's book: it left the floor. The journal learns of
+// it, unless it never learnt of the revival this undoes.
+func (b *books) retire(rd *Ready, id string) {
+	bk := b.m[id]
+	delete(b.m, id)
+	delete(b.empty, id)
+	if bk.dirty {
+		panic(fmt.Sprintf("pallet %s retired in the step that changed it", id))
+	}
+	if !bk.revived {
+		rd.Pallets = append(rd.Pallets, PalletUpdate{State: bk.state, Retired: true})
+	}
 }
 
 // version is the pallet's durable version.
@@ -57,6 +78,11 @@ func (b *books) write(rd *Ready, id string, e inventory.LedgerEntry) inventory.C
 		panic(fmt.Sprintf("pallet %s: durable weight %s lbs at v%d", id, bk.state.OnHand, e.Version))
 	}
 	rd.Ledger = append(rd.Ledger, LedgerLine{PalletID: id, Index: bk.atVersion - 1, Entry: e})
+	if bk.state.OnHand == 0 {
+		b.empty[id] = true
+	} else {
+		delete(b.empty, id)
+	}
 	if !bk.dirty {
 		bk.dirty = true
 		b.dirty = append(b.dirty, bk)
@@ -67,8 +93,8 @@ func (b *books) write(rd *Ready, id string, e inventory.LedgerEntry) inventory.C
 // flush lists the states changed since the last flush in rd.Pallets.
 func (b *books) flush(rd *Ready) {
 	for _, bk := range b.dirty {
-		rd.Pallets = append(rd.Pallets, bk.state)
-		bk.dirty = false
+		rd.Pallets = append(rd.Pallets, PalletUpdate{State: bk.state, Revived: bk.revived})
+		bk.dirty, bk.revived = false, false
 	}
 	clear(b.dirty)
 	b.dirty = b.dirty[:0]

@@ -41,6 +41,7 @@ type Coordinator struct {
 	timers     map[uint64]timer
 	nextID     uint64 // batches, returns and timers
 	batchLimit int    // adapts to contention: see batchSize
+	retiring   int    // Retire messages still to be answered
 	halted     bool
 
 	now time.Time
@@ -95,6 +96,10 @@ func (c *Coordinator) Step(now time.Time, in Input) *Ready {
 	case *CancelRequested:
 		c.cancel(m)
 	case *PalletsArrived:
+		if m.Revived && c.batch == nil { // a return may be waiting for it
+			c.receive(m)
+			break
+		}
 		c.whenIdle(m)
 	case *PalletChanged:
 		if b := c.batch; b != nil && !b.confirming {
@@ -111,6 +116,8 @@ func (c *Coordinator) Step(now time.Time, in Input) *Ready {
 		c.onChain(m)
 	case *ReturnReply:
 		c.onReturnReply(m)
+	case *RetireReply:
+		c.onRetireReply(m)
 	case *TimerFired:
 		c.onTimer(m.ID)
 	case *FlushRequested:
@@ -125,8 +132,9 @@ func (c *Coordinator) Step(now time.Time, in Input) *Ready {
 	return &c.rd
 }
 
-// Busy reports whether an operation (a batch or a return) is in flight.
-func (c *Coordinator) Busy() bool { return c.batch != nil || c.ret != nil }
+// Busy reports whether an operation is in flight: a batch, a return, or
+// pallets asked to retire.
+func (c *Coordinator) Busy() bool { return c.batch != nil || c.ret != nil || c.retiring > 0 }
 
 // Idle reports whether the coordinator has nothing left to do: no
 // operation in flight, nothing queued, parked or stashed.
@@ -154,8 +162,9 @@ func (c *Coordinator) apply(in Input) {
 }
 
 // maybeStart begins the next operation while none is in flight: stashed
-// changes first, then queued returns, then a batch; idle, it answers
-// flushes.
+// changes first, then queued returns, then retiring empty pallets (when
+// enough have emptied, or nothing else waits), then a batch; idle, it
+// answers flushes.
 func (c *Coordinator) maybeStart() {
 	for !c.Busy() && !c.halted {
 		switch {
@@ -169,6 +178,8 @@ func (c *Coordinator) maybeStart() {
 			op := c.returns[0]
 			c.returns = c.returns[1:]
 			c.startReturn(op)
+		case len(c.books.empty) >= retireBatchMin || (len(c.books.empty) > 0 && len(c.line) == 0):
+			c.retireEmpty()
 		case len(c.line) > 0:
 			c.startBatch()
 		default:
@@ -187,17 +198,61 @@ func (c *Coordinator) receive(m *PalletsArrived) {
 	ids := make([]string, len(m.Pallets))
 	for i, s := range m.Pallets {
 		specs[i], ids[i] = s.Spec, s.Spec.ID
-		c.books.open(s)
+		c.books.open(s, m.Revived)
 	}
 	c.view.Insert(specs...)
-	if m.Recovered {
+	if m.Recovered || m.Revived {
 		for _, s := range m.Pallets {
 			c.view.Update(s.Spec.ID, s.OnHand, s.Version)
 		}
 	} else if c.cfg.SKU != "" {
 		c.record(PalletsReceived{Specs: specs})
 	}
+	if m.Revived {
+		c.revived(ids)
+	}
 	c.rd.Replies = append(c.rd.Replies, Reply{To: m.Reply, Kind: ReplyReceived, PalletIDs: ids})
+}
+
+// retireBatchMin is how many pallets must have emptied before the
+// coordinator pauses a busy line to retire them: each retirement rewrites
+// the FEFO view's index, so they go in groups.
+const retireBatchMin = 32
+
+// retireEmpty asks every pallet whose durable weight is 0 to leave the
+// floor. Until they answer the coordinator starts nothing else, so no
+// batch or return meets a pallet on its way out.
+func (c *Coordinator) retireEmpty() {
+	for _, id := range slices.Sorted(maps.Keys(c.books.empty)) {
+		bk := c.books.m[id]
+		if bk.retiring {
+			continue
+		}
+		bk.retiring = true
+		c.retiring++
+		c.send(id, &Retire{ExpectedVersion: bk.state.Version})
+	}
+}
+
+// onRetireReply retires a pallet that agreed: it leaves the view and the
+// books (and the journal moves it among the retired). One that moved on
+// stays; the change it made is on its way.
+func (c *Coordinator) onRetireReply(m *RetireReply) {
+	bk := c.books.m[m.PalletID]
+	if bk == nil || !bk.retiring {
+		return // a copy of an answer already taken
+	}
+	bk.retiring = false
+	c.retiring--
+	if !m.OK {
+		delete(c.books.empty, m.PalletID) // asked again after its next change, if it is empty then
+		return
+	}
+	if bk.state.Version != m.Version || bk.state.OnHand != 0 {
+		panic(fmt.Sprintf("pallet %s retired at v%d; its books say %s lbs at v%d", m.PalletID, m.Version, bk.state.OnHand, bk.state.Version))
+	}
+	c.view.Remove(m.PalletID)
+	c.books.retire(&c.rd, m.PalletID)
 }
 
 // applyChange records a physical change a pallet made: the view learns
@@ -302,8 +357,13 @@ func (c *Coordinator) note(level NoteLevel, text string, attrs ...any) {
 	c.rd.Notes = append(c.rd.Notes, Note{Level: level, Text: text, Attrs: attrs})
 }
 
-// publish adds an order's snapshot to the Ready.
+// publish adds an order's snapshot to the Ready; with journal, the
+// journal keeps it too.
 func (c *Coordinator) publish(o *order, journal bool) *OrderUpdate {
-	c.rd.Orders = append(c.rd.Orders, OrderUpdate{Order: o.snap, Journal: journal})
+	u := OrderUpdate{Order: o.snap, Journal: journal, Was: o.journaled}
+	if journal {
+		o.journaled = o.snap.Status
+	}
+	c.rd.Orders = append(c.rd.Orders, u)
 	return &c.rd.Orders[len(c.rd.Orders)-1]
 }

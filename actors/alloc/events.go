@@ -37,28 +37,23 @@ type PalletLbs struct {
 	Lbs      inventory.CentiLbs
 }
 
-// OrderTake is what one order took in an AllocationStep.
-type OrderTake struct {
+// Turn is one order's turn in an AllocationStep: it took Takes, or, with
+// a Reason, was rejected for lack of eligible weight.
+type Turn struct {
 	OrderID string
 	Takes   []PalletLbs // FEFO order
-}
-
-// OrderRejection is an order rejected in an AllocationStep.
-type OrderRejection struct {
-	OrderID string
 	Reason  inventory.Reason
 }
 
-// AllocationStep is one atomic commit: orders, in order, each took the
+// AllocationStep is one atomic commit: orders, in turn, each took the
 // earliest-expiring eligible weight left at its turn (or was rejected for
 // lack of it). Versions gives each touched pallet's version after the step.
 // An order interrupted by a physical change between reserve and confirm
 // commits in more than one step; each step is FEFO at its own turn.
 type AllocationStep struct {
-	At         time.Time
-	Takes      []OrderTake
-	Rejections []OrderRejection
-	Versions   map[string]int64
+	At       time.Time
+	Turns    []Turn
+	Versions map[string]int64
 }
 
 // OrderReturned: an order's weight went back to its pallets (a cancel, or

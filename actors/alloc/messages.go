@@ -106,11 +106,12 @@ type Release struct {
 	Keys []inventory.HoldKey
 }
 
-// ReturnOrder gives back what an order was allocated from a pallet. The
-// pallet answers ReturnReply.
+// ReturnOrder gives back what an order was allocated from a pallet: Lbs,
+// from the order's allocations. The pallet answers ReturnReply.
 type ReturnOrder struct {
 	Op      uint64
 	OrderID string
+	Lbs     inventory.CentiLbs
 	At      time.Time
 }
 
@@ -161,6 +162,22 @@ type PalletChanged struct {
 // ExpireHolds asks a pallet to drop its lapsed holds (from a sweeper).
 type ExpireHolds struct{}
 
+// Retire asks an empty pallet to leave the floor, if it is still at
+// ExpectedVersion with nothing held: its coordinator's books say it holds
+// nothing as of that version. The pallet answers RetireReply; once it has
+// agreed it takes no more part in allocation.
+type Retire struct {
+	ExpectedVersion int64
+}
+
+// RetireReply answers Retire. OK false: the pallet moved on since (a
+// change its coordinator is yet to hear of), and stays.
+type RetireReply struct {
+	PalletID string
+	Version  int64
+	OK       bool
+}
+
 func (*Reserve) message()       {}
 func (*ReserveReply) message()  {}
 func (*ConfirmChain) message()  {}
@@ -171,3 +188,5 @@ func (*Adjust) message()        {}
 func (*AdjustReply) message()   {}
 func (*PalletChanged) message() {}
 func (*ExpireHolds) message()   {}
+func (*Retire) message()        {}
+func (*RetireReply) message()   {}

@@ -59,6 +59,7 @@ type order struct {
 	// wasTerminal: it had already ended allocated when a cancel came, so
 	// its end does not count as finishing again.
 	wasTerminal bool
+	journaled   inventory.Status // the status the journal holds for it
 }
 
 func (o *order) id() string { return o.snap.Request.ID }

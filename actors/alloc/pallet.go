@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/baconator/baconator/inventory"
@@ -12,14 +13,31 @@ import (
 // to send. Like the coordinator it is pure: the same messages at the same
 // times give the same pallet and the same outputs.
 type PalletNode struct {
-	P   *inventory.Pallet
-	out []Envelope
+	P       *inventory.Pallet
+	out     []Envelope
+	retired bool // it agreed to leave the floor: it takes no more part
+	// A coordinator's returns run one at a time with rising op numbers,
+	// and each gives an order's weight back to a pallet once: lastReturn
+	// answers a resend of the latest, anything older is a stale copy, and
+	// returnFloor is where a pallet brought back from the retired starts
+	// (ops before it finished before it left).
+	returnFloor, lastReturnOp uint64
+	lastReturn                inventory.Returned
 }
 
-// NewPalletNode wraps a pallet.
-func NewPalletNode(p *inventory.Pallet) PalletNode {
-	return PalletNode{P: p, out: make([]Envelope, 0, 1)} // a step sends at most one envelope
+// NewPalletNode wraps a pallet. returnFloor is the first return op it may
+// take: 0 for a pallet new to its coordinator, Revival.ReturnFloor for one
+// brought back from the retired.
+func NewPalletNode(p *inventory.Pallet, returnFloor uint64) PalletNode {
+	return PalletNode{P: p, out: make([]Envelope, 0, 1), returnFloor: returnFloor} // a step sends at most one envelope
 }
+
+// ErrRetired: the pallet left the floor; its coordinator brings it back
+// when weight returns to it.
+var ErrRetired = errors.New("pallet retired")
+
+// Retired reports whether the pallet agreed to leave the floor.
+func (n *PalletNode) Retired() bool { return n.retired }
 
 // Step handles one message at time now. It returns the envelopes to send
 // (to the coordinator, or the next pallet of a confirm chain), the answer
@@ -30,6 +48,12 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 	clear(n.out)
 	n.out = n.out[:0]
 	p := n.P
+	if n.retired {
+		if _, ok := m.(*Adjust); ok {
+			reply = &AdjustReply{State: p.State(), Err: fmt.Errorf("adjust pallet %s: %w", p.State().Spec.ID, ErrRetired)}
+		}
+		return n.out, reply, false
+	}
 	switch m := m.(type) {
 	case *Reserve:
 		lapsed := p.ExpireHolds(now) // lapsed holds must not block a fresh reserve
@@ -44,10 +68,7 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 		p.Release(m.Keys)
 		changed = true
 	case *ReturnOrder:
-		r := p.Return(m.OrderID, m.At)
-		s := p.State()
-		n.toCoordinator(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: r.Lbs, OnHand: s.OnHand, Version: r.Version, At: r.At, Repeated: r.Repeated})
-		changed = r.Lbs > 0 && !r.Repeated
+		changed = n.giveBack(m)
 	case *Adjust:
 		applied, revoked, err := p.Adjust(m.Delta, m.Reason, now, m.Clamp)
 		s := p.State()
@@ -59,6 +80,10 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 		reply = &AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err}
 	case *ExpireHolds:
 		changed = p.ExpireHolds(now) > 0
+	case *Retire:
+		s := p.State()
+		n.retired = s.Version == m.ExpectedVersion && s.OnHand == 0 && s.Held == 0
+		n.toCoordinator(&RetireReply{PalletID: s.Spec.ID, Version: s.Version, OK: n.retired})
 	}
 	return n.out, reply, changed
 }
@@ -82,6 +107,25 @@ func (n *PalletNode) confirm(m *ConfirmChain) {
 		return
 	}
 	n.out = append(n.out, Envelope{Pallet: m.Links[len(m.Results)].PalletID, Msg: m})
+}
+
+// giveBack does a return once: a resend of the latest is answered with
+// what it did; a stale copy of an older one is dropped.
+func (n *PalletNode) giveBack(m *ReturnOrder) bool {
+	var r inventory.Returned
+	switch {
+	case m.Op < n.returnFloor || m.Op < n.lastReturnOp:
+		return false
+	case m.Op == n.lastReturnOp:
+		r = n.lastReturn
+		r.Repeated = true
+	default:
+		r = n.P.Return(m.Lbs, m.At)
+		n.lastReturnOp, n.lastReturn = m.Op, r
+	}
+	s := n.P.State()
+	n.toCoordinator(&ReturnReply{Op: m.Op, PalletID: s.Spec.ID, Lbs: r.Lbs, OnHand: s.OnHand, Version: r.Version, At: r.At, Repeated: r.Repeated})
+	return !r.Repeated
 }
 
 func (n *PalletNode) toCoordinator(m Message) { n.out = append(n.out, Envelope{Msg: m}) }

@@ -25,12 +25,14 @@ type CancelRequested struct {
 }
 
 // PalletsArrived: durable pallets join the SKU — new receipts the engine
-// journaled, or with Recovered, pallets rebuilt from the journal (not new
-// events). They are at the state given.
+// journaled, or with Recovered, pallets rebuilt from the journal at start
+// (not new events), or with Revived, retired pallets brought back to the
+// floor (Ready.Revive asked for them, or an operator adjusts one). They
+// are at the state given.
 type PalletsArrived struct {
-	Pallets   []inventory.PalletState
-	Recovered bool
-	Reply     any
+	Pallets            []inventory.PalletState
+	Recovered, Revived bool
+	Reply              any
 }
 
 // TimerFired: a timer armed by an earlier Ready went off.
@@ -53,6 +55,7 @@ func (*ReserveReply) input()    {}
 func (*ConfirmChain) input()    {}
 func (*ReturnReply) input()     {}
 func (*PalletChanged) input()   {}
+func (*RetireReply) input()     {}
 
 // Ready is what one Step decided must happen, in this order: journal
 // Ledger and the Orders marked Journal as one batch; once that is durable,
@@ -65,7 +68,8 @@ func (*PalletChanged) input()   {}
 type Ready struct {
 	Ledger   []LedgerLine
 	Orders   []OrderUpdate
-	Pallets  []inventory.PalletState // durable states, holds excluded
+	Pallets  []PalletUpdate // durable states, holds excluded
+	Revive   []Revival      // retired pallets needed back: answer with PalletsArrived{Revived}
 	Replies  []Reply
 	Messages []Envelope
 	Timers   []Timer
@@ -85,13 +89,31 @@ type LedgerLine struct {
 }
 
 // OrderUpdate is an order's new snapshot. Journal: it is a snapshot the
-// journal keeps (acceptance and ends), not a passing detail (attempts,
-// conflicts). Finished: the order's first terminal state (count it, free
+// journal keeps (an end, or allocations that changed), not a passing
+// detail (attempts, conflicts); Was is the status the journal held for it
+// until now. Finished: the order's first terminal state (count it, free
 // its slot). CancelledAfter: the cancel of an order that had ended
 // allocated.
 type OrderUpdate struct {
 	Order                             inventory.Order
+	Was                               inventory.Status
 	Journal, Finished, CancelledAfter bool
+}
+
+// Revival asks for a retired pallet back, from its journaled state, as a
+// PalletNode that takes return ops from ReturnFloor on.
+type Revival struct {
+	PalletID    string
+	ReturnFloor uint64
+}
+
+// PalletUpdate is a pallet's new durable state. Retired: it left the floor
+// (an empty pallet; journal it among the retired, stop its actor).
+// Revived: it was retired and weight came back to it (its journal entry
+// moves back to the floor).
+type PalletUpdate struct {
+	State            inventory.PalletState
+	Retired, Revived bool
 }
 
 // ReplyKind says what a Reply answers.
@@ -150,6 +172,7 @@ func (r *Ready) reset() {
 	r.Orders = r.Orders[:0]
 	clear(r.Pallets)
 	r.Pallets = r.Pallets[:0]
+	r.Revive = r.Revive[:0]
 	clear(r.Replies)
 	r.Replies = r.Replies[:0]
 	clear(r.Messages)
@@ -166,14 +189,14 @@ func (r *Ready) reset() {
 
 // Empty reports whether the Ready asks for nothing.
 func (r *Ready) Empty() bool {
-	return len(r.Ledger) == 0 && len(r.Orders) == 0 && len(r.Pallets) == 0 && len(r.Replies) == 0 &&
+	return len(r.Ledger) == 0 && len(r.Orders) == 0 && len(r.Pallets) == 0 && len(r.Revive) == 0 && len(r.Replies) == 0 &&
 		len(r.Messages) == 0 && len(r.Timers) == 0 && len(r.Stopped) == 0 && len(r.Notes) == 0 &&
 		len(r.Events) == 0 && r.Counters == (Counters{}) && r.Halt == nil
 }
 
 // Durable reports whether the Ready has anything to journal.
 func (r *Ready) Durable() bool {
-	if len(r.Ledger) > 0 {
+	if len(r.Ledger) > 0 || len(r.Pallets) > 0 {
 		return true
 	}
 	for _, o := range r.Orders {

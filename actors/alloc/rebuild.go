@@ -94,12 +94,9 @@ func allocationsOf(held map[string]inventory.CentiLbs, specs map[string]inventor
 			continue
 		}
 		s := specs[id]
-		out = append(out, inventory.Allocation{PalletID: id, Lot: s.Lot, Supplier: s.Supplier, Lbs: lbs, Expires: s.Expires})
+		out = append(out, inventory.Allocation{PalletID: id, Lot: s.Lot, Supplier: s.Supplier, Lbs: lbs, Expires: s.Expires, Received: s.Received})
 	}
-	slices.SortFunc(out, func(a, b inventory.Allocation) int {
-		sa, sb := specs[a.PalletID], specs[b.PalletID]
-		return inventory.FEFOCompare(&sa, &sb)
-	})
+	slices.SortFunc(out, inventory.CompareAllocations)
 	return out
 }
 

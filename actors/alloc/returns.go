@@ -15,7 +15,8 @@ type returnOp struct {
 	o           *order
 	status      inventory.Status // how the order ends once its weight is back
 	reason      inventory.Reason
-	pallets     []string
+	pallets     []PalletLbs // what goes back where: the order's allocations
+	reviving    int         // of its pallets, retired ones still to come back
 	replied     map[string]bool
 	outstanding int
 	returned    []*ReturnReply // from pallets that gave weight back
@@ -30,7 +31,7 @@ func (c *Coordinator) arrive(snap inventory.Order) {
 	if _, ok := c.active[id]; ok {
 		panic(fmt.Sprintf("order %s arrived twice", id))
 	}
-	o := &order{snap: snap, missing: snap.Request.Amount - total(snap.Allocations)}
+	o := &order{snap: snap, missing: snap.Request.Amount - total(snap.Allocations), journaled: snap.Status}
 	c.active[id] = o
 	switch {
 	case c.early[id]:
@@ -68,11 +69,11 @@ func (c *Coordinator) cancel(m *CancelRequested) {
 		// dropped when it arrives (its in-flight slot is freed then).
 		snap := m.Order
 		snap.Status, snap.CompletedAt = inventory.StatusCancelled, c.now
-		c.rd.Orders = append(c.rd.Orders, OrderUpdate{Order: snap, Journal: true})
+		c.rd.Orders = append(c.rd.Orders, OrderUpdate{Order: snap, Journal: true, Was: m.Order.Status})
 		c.early[id] = true
 		c.rd.Replies = append(c.rd.Replies, Reply{To: m.Reply, Kind: ReplyCancel, Order: snap})
 	case m.Order.Status == inventory.StatusAllocated:
-		o := &order{snap: m.Order, wasTerminal: true, waiters: []any{m.Reply}}
+		o := &order{snap: m.Order, wasTerminal: true, waiters: []any{m.Reply}, journaled: m.Order.Status}
 		c.active[id] = o
 		c.queueReturn(o, inventory.StatusCancelled, inventory.ReasonNone)
 	default:
@@ -144,12 +145,14 @@ func (c *Coordinator) queueReturn(o *order, status inventory.Status, reason inve
 	c.nextID++
 	op := &returnOp{id: c.nextID, o: o, status: status, reason: reason}
 	for _, a := range o.snap.Allocations {
-		op.pallets = append(op.pallets, a.PalletID)
+		op.pallets = append(op.pallets, PalletLbs{PalletID: a.PalletID, Lbs: a.Lbs})
 	}
 	o.ret = op
 	c.returns = append(c.returns, op)
 }
 
+// startReturn begins a return. Pallets the order took from may have left
+// the floor since (emptied and retired): they are asked back first.
 func (c *Coordinator) startReturn(op *returnOp) {
 	c.ret = op
 	op.replied = map[string]bool{}
@@ -158,7 +161,31 @@ func (c *Coordinator) startReturn(op *returnOp) {
 		c.endReturn()
 		return
 	}
-	c.sendReturns(op)
+	for _, p := range op.pallets {
+		if _, ok := c.books.m[p.PalletID]; !ok {
+			op.reviving++
+			c.rd.Revive = append(c.rd.Revive, Revival{PalletID: p.PalletID, ReturnFloor: op.id})
+		}
+	}
+	if op.reviving == 0 {
+		c.sendReturns(op)
+	}
+}
+
+// revived continues a return that was waiting for retired pallets.
+func (c *Coordinator) revived(ids []string) {
+	op := c.ret
+	if op == nil || op.reviving == 0 {
+		return
+	}
+	for _, id := range ids {
+		if slices.ContainsFunc(op.pallets, func(p PalletLbs) bool { return p.PalletID == id }) {
+			op.reviving--
+		}
+	}
+	if op.reviving == 0 {
+		c.sendReturns(op)
+	}
 }
 
 // sendReturns asks every pallet that has not answered to give the order's
@@ -166,9 +193,9 @@ func (c *Coordinator) startReturn(op *returnOp) {
 // times): a return is idempotent, a second one gives nothing.
 func (c *Coordinator) sendReturns(op *returnOp) {
 	op.sends++
-	for _, id := range op.pallets {
-		if !op.replied[id] {
-			c.send(id, &ReturnOrder{Op: op.id, OrderID: op.o.id(), At: c.now})
+	for _, p := range op.pallets {
+		if !op.replied[p.PalletID] {
+			c.send(p.PalletID, &ReturnOrder{Op: op.id, OrderID: op.o.id(), Lbs: p.Lbs, At: c.now})
 		}
 	}
 	op.timer = c.arm(c.cfg.ReplyTimeout, timer{kind: timerReturn, id: op.id})

@@ -254,6 +254,17 @@ func (s *scenario) coordinatorStepped(sku string, in alloc.Input, rd *alloc.Read
 		}
 		s.printf("  %s %s\n", tag, describeOrder(u.Order))
 	}
+	for _, u := range rd.Pallets {
+		switch {
+		case u.Retired:
+			s.printf("  journal %s retired at v%d\n", u.State.Spec.ID, u.State.Version)
+		case u.Revived:
+			s.printf("  journal %s back on the floor: %s lbs at v%d\n", u.State.Spec.ID, u.State.OnHand, u.State.Version)
+		}
+	}
+	for _, r := range rd.Revive {
+		s.printf("  revive %s (returns from op %d on)\n", r.PalletID, r.ReturnFloor)
+	}
 	for _, r := range rd.Replies {
 		switch r.Kind {
 		case alloc.ReplyCancel:
@@ -314,8 +325,11 @@ func describeInput(in alloc.Input) string {
 		for i, p := range m.Pallets {
 			ids[i] = p.Spec.ID
 		}
-		if m.Recovered {
+		switch {
+		case m.Recovered:
 			return "recovered " + strings.Join(ids, " ")
+		case m.Revived:
+			return "revived " + strings.Join(ids, " ")
 		}
 		return "received " + strings.Join(ids, " ")
 	case *alloc.TimerFired:
@@ -359,7 +373,7 @@ func describeMessage(m alloc.Message) string {
 	case *alloc.Release:
 		return "release " + describeKeys(m.Keys)
 	case *alloc.ReturnOrder:
-		return fmt.Sprintf("return op %d %s", m.Op, m.OrderID)
+		return fmt.Sprintf("return op %d %s %s", m.Op, m.OrderID, m.Lbs)
 	case *alloc.ReturnReply:
 		rep := ""
 		if m.Repeated {
@@ -372,6 +386,13 @@ func describeMessage(m alloc.Message) string {
 		return fmt.Sprintf("changed %s %s (%s) -> %s at v%d, %d hold(s) revoked", m.PalletID, m.Delta, m.Reason, m.OnHand, m.Version, m.Revoked)
 	case *alloc.ExpireHolds:
 		return "expire holds"
+	case *alloc.Retire:
+		return fmt.Sprintf("retire at v%d", m.ExpectedVersion)
+	case *alloc.RetireReply:
+		if m.OK {
+			return fmt.Sprintf("retire-reply %s retired at v%d", m.PalletID, m.Version)
+		}
+		return fmt.Sprintf("retire-reply %s stays (v%d)", m.PalletID, m.Version)
 	}
 	return fmt.Sprintf("%T", m)
 }

@@ -17,6 +17,7 @@ var (
 	simSeeds = flag.Int("sim.seeds", 5000, "simulated histories to run (each its own seed)")
 	simSeed  = flag.Uint64("sim.seed", 0, "run this one seed only, and print its trace")
 	simFirst = flag.Uint64("sim.first", 1, "the first seed of a run of -sim.seeds")
+	simTrace = flag.Int("sim.trace", 2000, "with -sim.seed: how many of the last steps the trace shows")
 	simTally = flag.Bool("sim.tally", false, "run every seed and count the failing ones (to measure how quickly a planted bug is caught)")
 )
 
@@ -354,6 +355,12 @@ func (w *world) check() {
 			}) {
 				w.fail("pallet %s: acknowledged adjustment at v%d lost", id, v)
 			}
+		}
+	}
+	for id := range w.store.retired { // retired pallets hold nothing
+		onHand, version := w.store.onHand(id)
+		if m := w.oracle.Pallets[id]; onHand != 0 || m == nil || m.OnHand != 0 || m.Version != version {
+			w.fail("retired pallet %s: journal says %s at v%d, the oracle %+v", id, onHand, version, m)
 		}
 	}
 	for id, p := range w.pallets { // conservation, no ghost weight, no hold left

@@ -137,7 +137,10 @@ func (w *world) coordinator(sku string) *alloc.Coordinator {
 }
 
 func (w *world) trace(format string, args ...any) {
-	const keep = 60
+	keep := 60
+	if *simSeed != 0 {
+		keep = *simTrace
+	}
 	if len(w.log) == keep {
 		w.log = w.log[1:]
 	}
@@ -190,6 +193,8 @@ func copyLetter(l letter) letter {
 // timeouts and idempotency (between a coordinator and its pallets). A
 // pallet's report of a physical change, receipts, orders and cancels are
 // local and reliable, as in the engine.
+// A pallet's retirement is local and reliable too: it is answered once
+// the pallet agreed, and nothing retries it.
 func lossy(m alloc.Message) bool {
 	switch m.(type) {
 	case *alloc.Reserve, *alloc.ReserveReply, *alloc.ConfirmChain, *alloc.Release, *alloc.ReturnOrder, *alloc.ReturnReply:
@@ -254,9 +259,21 @@ func (w *world) stepCoordinator(sku string, in alloc.Input) {
 		return
 	}
 	w.journal(rd)
-	for _, s := range rd.Pallets {
-		w.durable[s.Spec.ID] = s
-		w.ackAdjustments(s)
+	for _, u := range rd.Pallets {
+		id := u.State.Spec.ID
+		w.durable[id] = u.State
+		w.ackAdjustments(u.State)
+		switch {
+		case u.Retired:
+			w.store.retired[id] = true
+			delete(w.pallets, id) // its actor stops
+			delete(w.mail, "p:"+id)
+		case u.Revived:
+			delete(w.store.retired, id)
+		}
+	}
+	for _, r := range rd.Revive {
+		w.revive(sku, r)
 	}
 	for _, u := range rd.Orders {
 		w.shown[u.Order.Request.ID] = u.Order
@@ -268,7 +285,7 @@ func (w *world) stepCoordinator(sku string, in alloc.Input) {
 		w.answer(sku, r)
 	}
 	for _, env := range rd.Messages {
-		w.post("p:"+env.Pallet, letter{msg: env.Msg}, true)
+		w.post("p:"+env.Pallet, letter{msg: env.Msg}, lossy(env.Msg))
 	}
 	for _, id := range rd.Stopped {
 		w.timers = slices.DeleteFunc(w.timers, func(t simTimer) bool { return t.sku == sku && t.id == id })
@@ -377,8 +394,8 @@ func (w *world) receive(specs ...inventory.PalletSpec) {
 	for _, s := range specs {
 		p := inventory.NewPallet(s)
 		w.store.receipts[s.ID] = s
-		w.store.appendLedger(alloc.LedgerLine{PalletID: s.ID, Entry: p.Ledger()[0]})
-		w.pallets[s.ID] = &simPallet{node: alloc.NewPalletNode(p), sku: s.SKU}
+		w.store.appendLedger(alloc.LedgerLine{PalletID: s.ID, Entry: inventory.ReceiptEntry(s)})
+		w.pallets[s.ID] = &simPallet{node: alloc.NewPalletNode(p, 0), sku: s.SKU}
 		w.durable[s.ID] = p.State() // durable once journaled, as the engine shows it
 		bySKU[s.SKU] = append(bySKU[s.SKU], p.State())
 	}
@@ -397,6 +414,21 @@ func (w *world) adjust(id string, delta inventory.CentiLbs, chaos bool) {
 	}
 	w.trace("adjust %s %s chaos=%v", id, delta, chaos)
 	w.post("p:"+id, letter{msg: m, client: !chaos}, false)
+}
+
+// revive brings a retired pallet back for its coordinator, as the engine
+// does: from its journaled state, with a new actor.
+func (w *world) revive(sku string, r alloc.Revival) {
+	id := r.PalletID
+	if !w.store.retired[id] {
+		w.fail("coordinator %s asked back pallet %s, which is not retired", sku, id)
+		return
+	}
+	onHand, version := w.store.onHand(id)
+	p := inventory.RestoreState(w.store.receipts[id], onHand, version)
+	w.pallets[id] = &simPallet{node: alloc.NewPalletNode(p, r.ReturnFloor), sku: sku}
+	w.trace("revive %s", id)
+	w.post("c:"+sku, letter{in: &alloc.PalletsArrived{Pallets: []inventory.PalletState{p.State()}, Revived: true, Reply: clientToken{"revive"}}}, false)
 }
 
 // --- crash and recovery --------------------------------------------------
@@ -419,10 +451,20 @@ func (w *world) crash() {
 		return
 	}
 	w.coordinator("")
+	for id := range w.store.retired { // a SKU whose every pallet retired still has its coordinator
+		w.coordinator(w.store.receipts[id].SKU)
+	}
 	bySKU := map[string][]inventory.PalletState{}
 	for _, p := range rb.Pallets {
 		s := p.State()
-		w.pallets[s.Spec.ID] = &simPallet{node: alloc.NewPalletNode(p), sku: s.Spec.SKU}
+		if w.store.retired[s.Spec.ID] { // off the floor: recovery reads only what is live
+			if s.OnHand != 0 {
+				w.fail("pallet %s is retired holding %s", s.Spec.ID, s.OnHand)
+			}
+			continue
+		}
+		p = inventory.RestoreState(s.Spec, s.OnHand, s.Version) // from its checkpoint
+		w.pallets[s.Spec.ID] = &simPallet{node: alloc.NewPalletNode(p, 0), sku: s.Spec.SKU}
 		bySKU[s.Spec.SKU] = append(bySKU[s.Spec.SKU], s)
 		w.durable[s.Spec.ID] = s
 		if _, known := w.oracle.Pallets[s.Spec.ID]; !known {
@@ -465,10 +507,12 @@ type store struct {
 	receipts map[string]inventory.PalletSpec
 	ledgers  map[string][]alloc.LedgerLine
 	orders   map[string]inventory.Order
+	retired  map[string]bool
 }
 
 func newStore() store {
-	return store{receipts: map[string]inventory.PalletSpec{}, ledgers: map[string][]alloc.LedgerLine{}, orders: map[string]inventory.Order{}}
+	return store{receipts: map[string]inventory.PalletSpec{}, ledgers: map[string][]alloc.LedgerLine{},
+		orders: map[string]inventory.Order{}, retired: map[string]bool{}}
 }
 
 // appendLedger keeps a line as a key would: the same (version, index)

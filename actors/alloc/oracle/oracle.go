@@ -155,64 +155,80 @@ func (m *Model) Apply(ev alloc.Event) error {
 	return nil
 }
 
-// step checks one atomic commit: each order's take must be exactly the
-// FEFO take of its amount at its turn, and each rejection must be forced.
+// step checks one atomic commit, turn by turn: each order's take must be
+// exactly the FEFO take of its amount at its turn, and each rejection must
+// be forced at its turn.
 func (m *Model) step(ev alloc.AllocationStep) error {
-	for _, take := range ev.Takes {
-		req, ok := m.Requests[take.OrderID]
-		if !ok {
-			return fmt.Errorf("step allocates unknown order %s", take.OrderID)
+	for _, turn := range ev.Turns {
+		var err error
+		if turn.Reason != inventory.ReasonNone {
+			err = m.reject(turn, ev.At)
+		} else {
+			err = m.take(turn, ev.At)
 		}
-		var amount inventory.CentiLbs
-		for _, t := range take.Takes {
-			amount += t.Lbs
-		}
-		if amount > m.missing(take.OrderID) {
-			return fmt.Errorf("order %s takes %s but only %s was missing", take.OrderID, amount, m.missing(take.OrderID))
-		}
-		var want []alloc.PalletLbs
-		need := amount
-		for _, p := range m.eligible(req, ev.At) {
-			if need == 0 {
-				break
-			}
-			if p.OnHand > 0 {
-				n := min(p.OnHand, need)
-				want = append(want, alloc.PalletLbs{PalletID: p.Spec.ID, Lbs: n})
-				need -= n
-			}
-		}
-		if !slices.Equal(want, take.Takes) {
-			return fmt.Errorf("order %s took %v; sequential FEFO at its turn takes %v", take.OrderID, take.Takes, want)
-		}
-		if m.Holding[take.OrderID] == nil {
-			m.Holding[take.OrderID] = map[string]inventory.CentiLbs{}
-		}
-		for _, t := range take.Takes {
-			m.Pallets[t.PalletID].OnHand -= t.Lbs
-			m.Holding[take.OrderID][t.PalletID] += t.Lbs
-		}
-	}
-	for _, r := range ev.Rejections {
-		req := m.Requests[r.OrderID]
-		el := m.eligible(req, ev.At)
-		var avail inventory.CentiLbs
-		for _, p := range el {
-			avail += p.OnHand
-		}
-		switch {
-		case len(el) == 0 && r.Reason != inventory.ReasonNoEligibleStock:
-			return fmt.Errorf("order %s rejected %s, but no pallet was eligible: want no_eligible_stock", r.OrderID, r.Reason)
-		case len(el) > 0 && r.Reason != inventory.ReasonInsufficientStock:
-			return fmt.Errorf("order %s rejected %s with eligible pallets: want insufficient_stock", r.OrderID, r.Reason)
-		case avail >= m.missing(r.OrderID):
-			return fmt.Errorf("order %s rejected but %s eligible covers the %s it needed", r.OrderID, avail, m.missing(r.OrderID))
+		if err != nil {
+			return err
 		}
 	}
 	for id, v := range ev.Versions {
 		if err := m.bump(id, v); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (m *Model) take(turn alloc.Turn, at time.Time) error {
+	req, ok := m.Requests[turn.OrderID]
+	if !ok {
+		return fmt.Errorf("step allocates unknown order %s", turn.OrderID)
+	}
+	var amount inventory.CentiLbs
+	for _, t := range turn.Takes {
+		amount += t.Lbs
+	}
+	if amount > m.missing(turn.OrderID) {
+		return fmt.Errorf("order %s takes %s but only %s was missing", turn.OrderID, amount, m.missing(turn.OrderID))
+	}
+	var want []alloc.PalletLbs
+	need := amount
+	for _, p := range m.eligible(req, at) {
+		if need == 0 {
+			break
+		}
+		if p.OnHand > 0 {
+			n := min(p.OnHand, need)
+			want = append(want, alloc.PalletLbs{PalletID: p.Spec.ID, Lbs: n})
+			need -= n
+		}
+	}
+	if !slices.Equal(want, turn.Takes) {
+		return fmt.Errorf("order %s took %v; sequential FEFO at its turn takes %v", turn.OrderID, turn.Takes, want)
+	}
+	if m.Holding[turn.OrderID] == nil {
+		m.Holding[turn.OrderID] = map[string]inventory.CentiLbs{}
+	}
+	for _, t := range turn.Takes {
+		m.Pallets[t.PalletID].OnHand -= t.Lbs
+		m.Holding[turn.OrderID][t.PalletID] += t.Lbs
+	}
+	return nil
+}
+
+func (m *Model) reject(turn alloc.Turn, at time.Time) error {
+	var avail inventory.CentiLbs
+	for _, p := range m.eligible(m.Requests[turn.OrderID], at) {
+		avail += p.OnHand
+	}
+	// No qualifying pallet with any weight left is "no eligible stock";
+	// some, but too little, is "insufficient".
+	switch {
+	case avail == 0 && turn.Reason != inventory.ReasonNoEligibleStock:
+		return fmt.Errorf("order %s rejected %s, but no eligible pallet had weight: want no_eligible_stock", turn.OrderID, turn.Reason)
+	case avail > 0 && turn.Reason != inventory.ReasonInsufficientStock:
+		return fmt.Errorf("order %s rejected %s with %s eligible: want insufficient_stock", turn.OrderID, turn.Reason, avail)
+	case avail >= m.missing(turn.OrderID):
+		return fmt.Errorf("order %s rejected but %s eligible covers the %s it needed", turn.OrderID, avail, m.missing(turn.OrderID))
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 // published, answered, sent, armed, logged.
 type coordinatorActor struct {
 	eng     *Engine
+	sku     string
 	sm      *alloc.Coordinator
 	log     *slog.Logger
 	pids    map[string]*actor.PID // its pallets' actors
@@ -32,6 +33,7 @@ func newCoordinatorActor(eng *Engine, sku string, seed uint64) *coordinatorActor
 	cfg := eng.cfg
 	return &coordinatorActor{
 		eng: eng,
+		sku: sku,
 		sm: alloc.NewCoordinator(alloc.Config{
 			SKU: sku, BatchOrdersMax: cfg.BatchOrdersMax, RetryAttemptsMax: cfg.RetryAttemptsMax,
 			RetryBackoffBase: cfg.RetryBackoffBase, RetryBackoffMax: cfg.RetryBackoffMax,
@@ -54,9 +56,25 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 		a.arrived.Order = m.rec.load()
 		in = &a.arrived
 	case *cancelOrder:
-		in = &alloc.CancelRequested{Order: m.rec.load(), Reply: ctx.Sender()}
+		o, err := a.current(m)
+		if err != nil {
+			ctx.Respond(&cancelReply{err: fmt.Errorf("cancel order %s: %w", m.id, err)})
+			return
+		}
+		in = &alloc.CancelRequested{Order: o, Reply: ctx.Sender()}
 	case *receivePallets:
 		in = a.spawn(ctx, m)
+	case *revivePallet:
+		if pid := a.pids[m.id]; pid != nil { // on the floor, or on its way back
+			ctx.RequestWithCustomSender(pid, m.then, ctx.Sender())
+			return
+		}
+		var err error
+		if in, err = a.revive(ctx, alloc.Revival{PalletID: m.id, ReturnFloor: a.sm.ReturnFloor()}, nil); err != nil {
+			ctx.Respond(&receivedPallets{err: err})
+			return
+		}
+		ctx.RequestWithCustomSender(a.pids[m.id], m.then, ctx.Sender()) // before anything the state machine says
 	case *timerFired:
 		in = &alloc.TimerFired{ID: m.id}
 	case *Flush:
@@ -83,10 +101,51 @@ func (a *coordinatorActor) spawn(ctx actor.Context, m *receivePallets) alloc.Inp
 		en.state.Store(&s)
 		en.durable.Store(&s)
 		id := s.Spec.ID
-		a.pids[id], a.entries[id] = ctx.Spawn(newPalletProps(a.eng, p, ctx.Self(), en)), en
+		a.pids[id], a.entries[id] = ctx.Spawn(newPalletProps(a.eng, p, 0, ctx.Self(), en)), en
 		in.Pallets[i] = s
 	}
 	return in
+}
+
+// current is the order a cancel is about, as it stands: its record while
+// it is in memory, else the journal — read here, after everything this
+// coordinator journaled before, so it is never stale.
+func (a *coordinatorActor) current(m *cancelOrder) (inventory.Order, error) {
+	if m.rec != nil {
+		return m.rec.load(), nil
+	}
+	o, ok, err := a.eng.journal.Order(m.id)
+	switch {
+	case err != nil:
+		return o, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case !ok:
+		return o, ErrNotFound
+	}
+	return o, nil
+}
+
+// revive brings a retired pallet back: its state from the journal, a new
+// actor, and the input that gives it back to the state machine.
+func (a *coordinatorActor) revive(ctx actor.Context, r alloc.Revival, reply any) (alloc.Input, error) {
+	c, retired, ok, err := a.eng.journal.Pallet(r.PalletID)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("revive pallet %s: %w: %w", r.PalletID, ErrUnavailable, err)
+	case !ok || !retired:
+		return nil, fmt.Errorf("revive pallet %s: %w: not retired", r.PalletID, ErrUnavailable)
+	}
+	entries, dup := a.eng.pallets.claim([]inventory.PalletSpec{c.Spec})
+	if dup != "" {
+		return nil, fmt.Errorf("revive pallet %s: %w: on the floor already", r.PalletID, ErrUnavailable)
+	}
+	p := inventory.RestoreState(c.Spec, c.OnHand, c.Version)
+	s := p.State()
+	en := entries[0]
+	en.state.Store(&s)
+	en.durable.Store(&s)
+	a.pids[r.PalletID] = ctx.Spawn(newPalletProps(a.eng, p, r.ReturnFloor, ctx.Self(), en))
+	a.entries[r.PalletID] = en
+	return &alloc.PalletsArrived{Pallets: []inventory.PalletState{s}, Revived: true, Reply: reply}, nil
 }
 
 // inert is a halted engine's coordinator: it does nothing more, and only
@@ -96,7 +155,7 @@ func (a *coordinatorActor) inert(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cancelOrder:
 		ctx.Respond(&cancelReply{order: m.rec.load(), err: fmt.Errorf("cancel order %s: %w", m.rec.load().Request.ID, err)})
-	case *receivePallets:
+	case *receivePallets, *revivePallet:
 		ctx.Respond(&receivedPallets{err: err})
 	case *Flush:
 		ctx.Respond(&Flushed{})

@@ -13,9 +13,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/baconator/baconator/actors/alloc"
-	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
 )
 
@@ -45,14 +45,15 @@ const apiTimeout = 30 * time.Second
 // actor per pallet, one coordinator per SKU and a chaos actor, behind a
 // plain Go API. Its methods are safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	log     *slog.Logger
-	system  *actor.ActorSystem
-	failSub *eventstream.Subscription
-	pallets *palletRegistry
-	orders  *orderBook
-	metrics metrics
-	journal *journal.Journal // nil: in memory only
+	cfg        Config
+	log        *slog.Logger
+	system     *actor.ActorSystem
+	failSub    *eventstream.Subscription
+	pallets    *palletRegistry
+	orders     *orderBook
+	metrics    metrics
+	journal    *journal.Journal
+	ownJournal bool // opened by New in memory: closed by Close
 
 	// durableChanged is notified whenever coordinators publish durable
 	// pallet states (or fail to): adjustments wait on it.
@@ -144,6 +145,15 @@ func New(cfg Config) (*Engine, error) {
 	e.sweeper = e.system.Root.Spawn(newSweeperProps(e))
 	e.unstocked = e.spawnCoordinator("")
 	if e.journal == nil {
+		// Memory only: the same journal, on Pebble's in-memory filesystem,
+		// so that everything runs the same code; a new one has nothing to
+		// recover.
+		j, err := journal.Open("memory", journal.Options{FS: vfs.NewMem(), Logger: log})
+		if err != nil {
+			e.system.Shutdown()
+			return nil, fmt.Errorf("open memory journal: %w", err)
+		}
+		e.journal, e.ownJournal = j, true
 		e.start(nil)
 	}
 	return e, nil
@@ -213,10 +223,8 @@ func (e *Engine) Err() error {
 	if !e.recovered.Load() {
 		return fmt.Errorf("%w: recovering", ErrUnavailable)
 	}
-	if e.journal != nil {
-		if err := e.journal.Err(); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+	if err := e.journal.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -289,292 +297,6 @@ func (e *Engine) orderDone() {
 	}
 }
 
-// PlaceOrder accepts an order without waiting for it to be allocated. An
-// empty ID gets a random one and an empty SKU means pork. Placing an id
-// again with the same request returns the existing order and false; with a
-// different request it fails with ErrOrderConflict. A full intake fails at
-// once with ErrIntakeFull and queues nothing.
-func (e *Engine) PlaceOrder(req inventory.OrderRequest) (inventory.Order, bool, error) {
-	if req.SKU == "" {
-		req.SKU = inventory.DefaultSKU
-	}
-	if req.ID == "" {
-		req.ID = newID()
-	}
-	req.CreatedAt = req.CreatedAt.UTC()
-	if err := req.Validate(); err != nil {
-		return inventory.Order{}, false, fmt.Errorf("place order: %w", err)
-	}
-	e.admit.RLock()
-	defer e.admit.RUnlock()
-	if e.closing {
-		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrClosed)
-	}
-	if err := e.Err(); err != nil {
-		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, err)
-	}
-	if rec, ok := e.orders.lookup(req.ID); ok {
-		return e.repeat(rec, req)
-	}
-	if e.queued.Add(1) > int64(e.cfg.IntakeCapacity) {
-		e.queued.Add(-1)
-		e.metrics.throttled.Add(1)
-		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrIntakeFull)
-	}
-	rec, created, err := e.accept(inventory.Order{Request: req, Status: inventory.StatusQueued, AcceptedAt: time.Now().UTC()})
-	if !created || err != nil {
-		e.queued.Add(-1)
-	}
-	if !created {
-		return e.repeat(rec, req)
-	}
-	if err != nil {
-		return inventory.Order{}, false, err
-	}
-	e.unfinished.Add(1)
-	accepted := rec.load() // before the hand-off: the answer describes the acceptance
-	e.intake <- rec        // cannot block: queued never exceeds the channel's capacity
-	return accepted, true, nil
-}
-
-// accept records a new order and journals it; only then may anyone see it
-// or be told it was accepted. If the id is taken it returns that record and
-// false; if the journal fails, its error (the order then never existed).
-func (e *Engine) accept(o inventory.Order) (*orderRecord, bool, error) {
-	rec, created := e.orders.insert(o, e.journal != nil, e.route(o.Request.SKU))
-	if !created {
-		return rec, false, nil
-	}
-	if e.journal != nil {
-		var b journal.Batch
-		b.PutOrder(o)
-		if err := e.journal.Commit(&b); err != nil {
-			e.orders.remove(rec)
-			rec.settle(true)
-			return rec, true, fmt.Errorf("place order %s: %w: %w", o.Request.ID, ErrUnavailable, err)
-		}
-		rec.settle(false)
-	}
-	e.metrics.accepted.Add(1)
-	return rec, true, nil
-}
-
-// repeat answers a second placement of an id: the order it names, if the
-// request is the same. A placement still being journaled is waited for.
-func (e *Engine) repeat(rec *orderRecord, req inventory.OrderRequest) (inventory.Order, bool, error) {
-	if !rec.waitSettled() {
-		return inventory.Order{}, false, fmt.Errorf("place order %s: %w: its first placement could not be journaled", req.ID, ErrUnavailable)
-	}
-	o := rec.load()
-	if !o.Request.SameAs(req) {
-		return inventory.Order{}, false, fmt.Errorf("place order %s: %w", req.ID, ErrOrderConflict)
-	}
-	return o, false, nil
-}
-
-// Order returns an order's latest state.
-func (e *Engine) Order(id string) (inventory.Order, error) {
-	rec, ok := e.orders.get(id)
-	if !ok {
-		return inventory.Order{}, fmt.Errorf("order %s: %w", id, ErrNotFound)
-	}
-	return rec.load(), nil
-}
-
-// Orders returns every order's latest state, in no particular order.
-func (e *Engine) Orders() []inventory.Order { return e.orders.all() }
-
-// Wait blocks until the order first reaches a terminal state.
-func (e *Engine) Wait(ctx context.Context, id string) (inventory.Order, error) {
-	rec, ok := e.orders.get(id)
-	if !ok {
-		return inventory.Order{}, fmt.Errorf("wait for order %s: %w", id, ErrNotFound)
-	}
-	select {
-	case <-rec.finished():
-		return rec.load(), nil
-	case <-e.halted:
-		return rec.load(), fmt.Errorf("wait for order %s: %w", id, e.Err())
-	case <-ctx.Done():
-		return rec.load(), fmt.Errorf("wait for order %s: %w", id, ctx.Err())
-	}
-}
-
-// CancelOrder cancels an order: a queued one never allocates, an allocated
-// one gives its weight back. It answers once the cancel has taken effect;
-// an order that ended rejected or cancelled fails with ErrNotCancellable.
-func (e *Engine) CancelOrder(id string) (inventory.Order, error) {
-	if err := e.Err(); err != nil {
-		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
-	}
-	rec, ok := e.orders.get(id)
-	if !ok {
-		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, ErrNotFound)
-	}
-	res, err := e.system.Root.RequestFuture(rec.route, &cancelOrder{rec: rec}, apiTimeout).Result()
-	if err != nil {
-		return inventory.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
-	}
-	r := res.(*cancelReply)
-	return r.order, r.err
-}
-
-// ReceivePallets receives pallets, all or none: each is validated (an
-// empty SKU means pork, a zero received time means now), and a duplicate
-// or already-expired pallet fails the whole call.
-func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.PalletState, error) {
-	if err := e.Err(); err != nil {
-		return nil, fmt.Errorf("receive pallets: %w", err)
-	}
-	now := time.Now().UTC()
-	specs = append([]inventory.PalletSpec(nil), specs...)
-	for i := range specs {
-		s := &specs[i]
-		if s.SKU == "" {
-			s.SKU = inventory.DefaultSKU
-		}
-		if s.ID == "" {
-			s.ID = "P-" + newID()
-		}
-		if s.Received.IsZero() {
-			s.Received = now
-		}
-		s.Received, s.Expires = s.Received.UTC(), s.Expires.UTC()
-		if err := s.Validate(); err != nil {
-			return nil, fmt.Errorf("receive pallet %s: %w", s.ID, err)
-		}
-		if inventory.Expired(s.Expires, now) {
-			return nil, fmt.Errorf("receive pallet %s: expirationDate %s: %w", s.ID, s.Expires.Format(time.RFC3339), inventory.ErrExpired)
-		}
-	}
-	pallets := make([]*inventory.Pallet, len(specs))
-	for i, s := range specs {
-		pallets[i] = inventory.NewPallet(s)
-	}
-	entries, err := e.place(pallets, false)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]inventory.PalletState, len(entries))
-	for i, en := range entries {
-		out[i], _ = en.shown()
-	}
-	return out, nil
-}
-
-// place claims pallets' ids, journals new receipts — all in one batch, so
-// a receipt is all or none even across SKUs and crashes — and hands the
-// pallets to their SKUs' coordinators, waiting until they are listed.
-// Recovered pallets are already in the journal.
-func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEntry, error) {
-	specs := make([]inventory.PalletSpec, len(pallets))
-	for i, p := range pallets {
-		specs[i] = p.State().Spec
-	}
-	entries, dup := e.pallets.claim(specs)
-	if dup != "" {
-		return nil, fmt.Errorf("receive pallet %s: %w", dup, ErrDuplicatePallet)
-	}
-	if e.journal != nil && !recovered {
-		var b journal.Batch
-		for _, p := range pallets {
-			b.PutPallet(p.State().Spec)
-			b.AppendLedger(p.State().Spec.ID, 0, p.Ledger()[0])
-		}
-		if err := e.journal.Commit(&b); err != nil {
-			e.pallets.unclaim(entries)
-			return nil, fmt.Errorf("receive pallets: %w: %w", ErrUnavailable, err)
-		}
-	}
-	bySKU := map[string][]int{}
-	for i, s := range specs {
-		bySKU[s.SKU] = append(bySKU[s.SKU], i)
-	}
-	for sku, idx := range bySKU {
-		m := &receivePallets{recovered: recovered}
-		for _, i := range idx {
-			m.pallets = append(m.pallets, pallets[i])
-			m.entries = append(m.entries, entries[i])
-		}
-		res, err := e.system.Root.RequestFuture(e.coordinator(sku), m, apiTimeout).Result()
-		if err != nil {
-			// The coordinator may still receive them: keep the ids claimed.
-			return nil, fmt.Errorf("receive pallets of %s: outcome unknown: %w", sku, err)
-		}
-		if err := res.(*receivedPallets).err; err != nil {
-			return nil, fmt.Errorf("receive pallets of %s: %w", sku, err)
-		}
-	}
-	return entries, nil
-}
-
-// AdjustPallet applies an operator's weight change. It fails with
-// inventory.ErrBelowZero, changing nothing, if on-hand would go negative.
-// It answers once the change is journaled.
-func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string) (inventory.PalletState, error) {
-	if err := e.Err(); err != nil {
-		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
-	}
-	en, ok := e.pallets.get(id)
-	if !ok {
-		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, ErrNotFound)
-	}
-	res, err := e.system.Root.RequestFuture(en.pid, &alloc.Adjust{Delta: delta, Reason: reason}, apiTimeout).Result()
-	if err != nil {
-		return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
-	}
-	r := res.(*alloc.AdjustReply)
-	if r.Err != nil {
-		return inventory.PalletState{}, r.Err
-	}
-	// The pallet changed; its coordinator journals the change and then
-	// publishes it. Answer only then.
-	timeout := time.NewTimer(apiTimeout)
-	defer timeout.Stop()
-	for {
-		changed := e.durableChanged.wait()
-		if s, _ := en.shown(); s.Version >= r.State.Version {
-			return r.State, nil // the pallet as the adjustment left it, now durable
-		}
-		if err := e.Err(); err != nil {
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
-		}
-		select {
-		case <-changed:
-		case <-timeout.C:
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: applied but not journaled within %s", id, apiTimeout)
-		}
-	}
-}
-
-// Pallet returns a pallet's latest durable state.
-func (e *Engine) Pallet(id string) (inventory.PalletState, error) {
-	en, ok := e.pallets.get(id)
-	if !ok {
-		return inventory.PalletState{}, fmt.Errorf("pallet %s: %w", id, ErrNotFound)
-	}
-	s, _ := en.shown()
-	return s, nil
-}
-
-// Inventory returns every pallet of sku (every SKU if empty), emptied and
-// expired ones too, in FEFO order.
-func (e *Engine) Inventory(sku string) []inventory.PalletState { return e.pallets.snapshot(sku) }
-
-// Ledger returns a pallet's audit trail, oldest first.
-func (e *Engine) Ledger(id string) ([]inventory.LedgerEntry, error) {
-	en, ok := e.pallets.get(id)
-	if !ok {
-		return nil, fmt.Errorf("ledger of pallet %s: %w", id, ErrNotFound)
-	}
-	d := en.durable.Load()
-	res, err := e.system.Root.RequestFuture(en.pid, &GetLedger{UpTo: d.Version}, apiTimeout).Result()
-	if err != nil {
-		return nil, fmt.Errorf("ledger of pallet %s: %w", id, err)
-	}
-	return res.(*LedgerReply).Entries, nil
-}
-
 // Failures counts actor panics seen by supervisors. Any is a bug.
 func (e *Engine) Failures() int64 { return e.failures.Load() }
 
@@ -625,6 +347,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.system.EventStream.Unsubscribe(e.failSub)
 	e.system.Shutdown()
+	if e.ownJournal {
+		err = errors.Join(err, e.journal.Close())
+	}
 	return err
 }
 

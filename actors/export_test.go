@@ -53,7 +53,11 @@ func (e *Engine) quiesce() error {
 		e.chaos = nil
 	}
 	for _, s := range e.pallets.snapshot("") {
-		if _, err := e.system.Root.RequestFuture(e.palletPID(s.Spec.ID), &Flush{}, apiTimeout).Result(); err != nil {
+		pid := e.palletPID(s.Spec.ID)
+		if pid == nil {
+			continue // retired since
+		}
+		if _, err := e.system.Root.RequestFuture(pid, &Flush{}, apiTimeout).Result(); err != nil {
 			return err
 		}
 	}

@@ -185,11 +185,70 @@ func (r *recorder) all() []Event {
 
 func ledgerSum(t testing.TB, e *Engine, id string) inventory.CentiLbs {
 	t.Helper()
-	entries, err := e.Ledger(id)
+	entries, err := fullLedger(e, id)
 	require.NoError(t, err)
 	var sum inventory.CentiLbs
 	for _, en := range entries {
 		sum += en.Lbs
 	}
 	return sum
+}
+
+// allOrders pages through every order the engine has, oldest first.
+func allOrders(t testing.TB, e *Engine) []inventory.Order {
+	t.Helper()
+	var out []inventory.Order
+	q := OrderQuery{Limit: 1000}
+	for {
+		page, next, err := e.ListOrders(q)
+		require.NoError(t, err)
+		out = append(out, page...)
+		if next == nil {
+			return out
+		}
+		q.After = next
+	}
+}
+
+// fullLedger reads a pallet's whole ledger, page by page.
+func fullLedger(e *Engine, id string) ([]inventory.LedgerEntry, error) {
+	var out []inventory.LedgerEntry
+	var after *LedgerPosition
+	for {
+		page, next, err := e.Ledger(id, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out, nil
+		}
+		after = next
+	}
+}
+
+// allPallets lists every pallet the engine ever received: on the floor,
+// then retired. A pallet caught retiring (journaled, not yet out of
+// memory) is listed once, as on the floor.
+func allPallets(t testing.TB, e *Engine) []inventory.PalletState {
+	t.Helper()
+	out := e.Inventory("")
+	live := map[string]bool{}
+	for _, s := range out {
+		live[s.Spec.ID] = true
+	}
+	var after *inventory.PalletSpec
+	for {
+		page, err := e.RetiredPallets("", after, 1000)
+		require.NoError(t, err)
+		for _, s := range page {
+			if !live[s.Spec.ID] {
+				out = append(out, s)
+			}
+		}
+		if len(page) < 1000 {
+			return out
+		}
+		after = &page[len(page)-1].Spec
+	}
 }

@@ -184,7 +184,7 @@ func checkAgainstModel(t *testing.T, e *Engine, m *oracle.Model) {
 			assert.Zero(t, sum, "order %s ended %s holding weight", id, o.Status)
 		}
 	}
-	states := e.Inventory("")
+	states := allPallets(t, e)
 	require.Len(t, states, len(m.Pallets))
 	for _, s := range states {
 		mp := m.Pallets[s.Spec.ID]

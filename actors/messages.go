@@ -1,23 +1,14 @@
 package actors
 
 import (
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 )
 
 // Messages only the engine's own actors use; the protocol's messages
 // between coordinators and pallets are alloc's.
-
-// GetLedger asks a pallet for its ledger up to a version (the durable one:
-// entries past it are not journaled yet); it answers LedgerReply.
-type GetLedger struct {
-	UpTo int64
-}
-
-// LedgerReply answers GetLedger.
-type LedgerReply struct {
-	Entries []inventory.LedgerEntry
-}
 
 // Flush asks an actor to answer Flushed once it has handled everything
 // sent to it before. A coordinator answers only when no operation is in
@@ -39,8 +30,23 @@ type (
 		recovered bool // from the journal at start-up: not a new event
 	}
 	receivedPallets struct{ err error }
-	cancelOrder     struct{ rec *orderRecord }
-	cancelReply     struct {
+	// cancelOrder cancels an order: rec is its record while it is in
+	// memory; without one the coordinator reads it from the journal.
+	cancelOrder struct {
+		id    string
+		rec   *orderRecord
+		route *actor.PID
+	}
+	// revivePallet hands a pallet a message (an operator's adjustment),
+	// bringing it back to the floor first if it retired: the pallet takes
+	// the message before anything else can ask it to leave. The pallet
+	// answers the message's sender; a pallet that cannot be brought back
+	// is answered receivedPallets with the error.
+	revivePallet struct {
+		id   string
+		then alloc.Message
+	}
+	cancelReply struct {
 		order inventory.Order
 		err   error
 	}

@@ -20,10 +20,10 @@ type palletActor struct {
 	entry       *palletEntry
 }
 
-func newPalletProps(eng *Engine, p *inventory.Pallet, coordinator *actor.PID, entry *palletEntry) *actor.Props {
+func newPalletProps(eng *Engine, p *inventory.Pallet, returnFloor uint64, coordinator *actor.PID, entry *palletEntry) *actor.Props {
 	// The producer hands out the same state, so nothing a supervisor does
-	// can wipe a pallet's weight or ledger.
-	a := &palletActor{eng: eng, node: alloc.NewPalletNode(p), coordinator: coordinator, entry: entry}
+	// can wipe a pallet's weight.
+	a := &palletActor{eng: eng, node: alloc.NewPalletNode(p, returnFloor), coordinator: coordinator, entry: entry}
 	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(palletDispatcher))
 }
 
@@ -53,8 +53,6 @@ func (a *palletActor) Receive(ctx actor.Context) {
 		}
 	case *Flush:
 		ctx.Respond(&Flushed{})
-	case *GetLedger:
-		ctx.Respond(&LedgerReply{Entries: a.node.P.LedgerUpTo(m.UpTo)})
 	}
 }
 
@@ -83,7 +81,7 @@ func (a *palletActor) route(ctx actor.Context, env alloc.Envelope) {
 			return
 		}
 		ctx.Send(m.ReplyTo.(*actor.PID), m)
-	case *alloc.ReserveReply, *alloc.ReturnReply:
+	case *alloc.ReserveReply, *alloc.ReturnReply, *alloc.RetireReply:
 		if ctx.Sender() != nil {
 			ctx.Respond(m)
 			return

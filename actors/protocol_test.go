@@ -132,7 +132,7 @@ func TestCancel(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, inventory.Lbs(1000), p.OnHand)
 			assert.EqualValues(t, 3, p.Version, "received, allocated, returned")
-			entries, err := e.Ledger(id)
+			entries, err := fullLedger(e, id)
 			require.NoError(t, err)
 			assert.Equal(t, inventory.LedgerReturned, entries[len(entries)-1].Kind)
 			assert.Equal(t, "o1", entries[len(entries)-1].OrderID)

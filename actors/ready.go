@@ -2,10 +2,13 @@ package actors
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/baconator/baconator/actors/alloc"
+	"github.com/baconator/baconator/journal"
 )
 
 // apply carries out a Ready in the order that keeps the promise "nothing
@@ -22,23 +25,12 @@ func (a *coordinatorActor) apply(ctx actor.Context, rd *alloc.Ready) {
 		e.halt(rd.Halt) // before anything: a halting step changes nothing
 	}
 	err := e.haltedErr() // a halted engine journals and shows nothing more
-	if err == nil && e.journal != nil && rd.Durable() {
-		b := &a.batch
-		b.Reset()
-		for _, l := range rd.Ledger {
-			b.AppendLedger(l.PalletID, l.Index, l.Entry)
-		}
-		for _, u := range rd.Orders {
-			if u.Journal {
-				b.PutOrder(u.Order)
-			}
-		}
-		if err = e.journal.Commit(b); err != nil {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+	retired := e.pallets.retiredCount(a.sku)
+	if err == nil && rd.Durable() {
+		retired, err = a.journal(rd, retired)
 	}
 	if err == nil {
-		a.publishPallets(rd)
+		a.publishPallets(ctx, rd, retired)
 	}
 	for _, u := range rd.Orders {
 		if err == nil {
@@ -56,12 +48,16 @@ func (a *coordinatorActor) apply(ctx actor.Context, rd *alloc.Ready) {
 			}
 			if rec, ok := e.orders.lookup(u.Order.Request.ID); ok {
 				rec.store(u.Order)
+				if u.Finished || u.CancelledAfter {
+					e.orders.remove(rec) // ended and journaled: read from the journal from now on
+				}
 			}
 		}
 		if u.Finished {
 			e.orderDone()
 		}
 	}
+	revive := slices.Clone(rd.Revive) // rd is the state machine's, until its next Step
 	a.answer(ctx, rd.Replies, err)
 	a.send(ctx, rd.Messages)
 	a.arm(ctx, rd)
@@ -77,15 +73,71 @@ func (a *coordinatorActor) apply(ctx actor.Context, rd *alloc.Ready) {
 	if len(rd.Pallets) > 0 || err != nil {
 		e.durableChanged.notify()
 	}
+	// A return waits for retired pallets: bring them back now, so the state
+	// machine never sees a pallet spawned but not yet taken in.
+	for _, r := range revive {
+		if err != nil {
+			break
+		}
+		in, rerr := a.revive(ctx, r, nil)
+		if rerr != nil {
+			e.halt(fmt.Errorf("sku %s: %w", a.sku, rerr)) // the journal lost a pallet it holds
+			return
+		}
+		a.apply(ctx, a.sm.Step(time.Now().UTC(), in))
+	}
 }
 
-// publishPallets makes the pallets' new durable states visible. Snapshots
-// are immutable: usually the pallet's live one is at this very state, and
+// journal writes what the Ready changed as one batch: ledger lines, order
+// snapshots with their indexes, pallet checkpoints — live, retired or back
+// from the retired, with the SKU's count of retired pallets. It returns
+// the count after the batch.
+func (a *coordinatorActor) journal(rd *alloc.Ready, retired int64) (int64, error) {
+	b := &a.batch
+	b.Reset()
+	for _, l := range rd.Ledger {
+		b.AppendLedger(l.PalletID, l.Index, l.Entry)
+	}
+	for _, u := range rd.Orders {
+		if u.Journal {
+			b.PutOrder(u.Order, u.Was)
+		}
+	}
+	for _, u := range rd.Pallets {
+		s := u.State
+		cp := journal.Checkpoint{Spec: s.Spec, OnHand: s.OnHand, Version: s.Version}
+		switch {
+		case u.Retired && u.Revived: // never back in the journal
+		case u.Retired:
+			retired++
+			b.Retire(cp, retired)
+		case u.Revived:
+			retired--
+			b.Revive(cp, retired)
+		default:
+			b.Checkpoint(cp)
+		}
+	}
+	if err := a.eng.journal.Commit(b); err != nil {
+		return retired, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return retired, nil
+}
+
+// publishPallets makes the pallets' new durable states visible, and lets
+// retired ones go: out of the registry, their actors stopped. Snapshots are
+// immutable: usually the pallet's live one is at this very state, and
 // sharing it saves an allocation per pallet per commit (shown() takes only
 // weight and version from it).
-func (a *coordinatorActor) publishPallets(rd *alloc.Ready) {
+func (a *coordinatorActor) publishPallets(ctx actor.Context, rd *alloc.Ready, retired int64) {
+	var gone []string
 	for i := range rd.Pallets {
-		s := &rd.Pallets[i]
+		u := &rd.Pallets[i]
+		s := &u.State
+		if u.Retired {
+			gone = append(gone, s.Spec.ID)
+			continue
+		}
 		en := a.entries[s.Spec.ID]
 		if live := en.state.Load(); live != nil && live.Version == s.Version && live.OnHand == s.OnHand {
 			en.durable.Store(live)
@@ -94,12 +146,24 @@ func (a *coordinatorActor) publishPallets(rd *alloc.Ready) {
 		d := *s // rd is reused: publish a copy
 		en.durable.Store(&d)
 	}
+	if len(gone) > 0 {
+		a.eng.pallets.retire(a.sku, gone)
+		for _, id := range gone {
+			ctx.Stop(a.pids[id])
+			delete(a.pids, id)
+			delete(a.entries, id)
+		}
+	}
+	a.eng.pallets.setRetired(a.sku, retired)
 }
 
 // answer sends the Ready's replies; with err (the journal refused, or the
 // engine halted) every answer says so.
 func (a *coordinatorActor) answer(ctx actor.Context, replies []alloc.Reply, err error) {
 	for _, r := range replies {
+		if r.Kind == alloc.ReplyReceived && err == nil && len(r.PalletIDs) > 0 {
+			a.list(r.PalletIDs)
+		}
 		to, _ := r.To.(*actor.PID)
 		if to == nil {
 			continue
@@ -112,9 +176,6 @@ func (a *coordinatorActor) answer(ctx actor.Context, replies []alloc.Reply, err 
 			}
 			ctx.Send(to, reply)
 		case alloc.ReplyReceived:
-			if err == nil && len(r.PalletIDs) > 0 {
-				a.list(r.PalletIDs)
-			}
 			ctx.Send(to, &receivedPallets{err: err})
 		case alloc.ReplyFlushed:
 			ctx.Send(to, &Flushed{})
@@ -129,5 +190,5 @@ func (a *coordinatorActor) list(ids []string) {
 	for i, id := range ids {
 		entries[i], pids[i] = a.entries[id], a.pids[id]
 	}
-	a.eng.pallets.list(entries[0].spec.SKU, entries, pids)
+	a.eng.pallets.list(a.sku, entries, pids)
 }

@@ -41,13 +41,52 @@ func (e *palletEntry) shown() (inventory.PalletState, bool) {
 // palletRegistry finds pallets by id and lists them in FEFO order without
 // asking any actor: reads are served from published snapshots.
 type palletRegistry struct {
-	mu    sync.RWMutex
-	byID  map[string]*palletEntry
-	bySKU map[string][]*palletEntry // FEFO order
+	mu      sync.RWMutex
+	byID    map[string]*palletEntry
+	bySKU   map[string][]*palletEntry // FEFO order
+	retired map[string]int64          // by SKU: pallets that left the floor
 }
 
 func newPalletRegistry() *palletRegistry {
-	return &palletRegistry{byID: map[string]*palletEntry{}, bySKU: map[string][]*palletEntry{}}
+	return &palletRegistry{byID: map[string]*palletEntry{}, bySKU: map[string][]*palletEntry{}, retired: map[string]int64{}}
+}
+
+// retire drops pallets that left the floor (their states are in the
+// journal now) and counts them.
+func (r *palletRegistry) retire(sku string, ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gone := make(map[*palletEntry]bool, len(ids))
+	for _, id := range ids {
+		if e, ok := r.byID[id]; ok {
+			gone[e] = true
+			delete(r.byID, id)
+		}
+	}
+	r.bySKU[sku] = slices.DeleteFunc(r.bySKU[sku], func(e *palletEntry) bool { return gone[e] })
+	r.retired[sku] += int64(len(gone))
+}
+
+// setRetired sets a SKU's count of retired pallets (at recovery, and as
+// revivals bring pallets back).
+func (r *palletRegistry) setRetired(sku string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retired[sku] = n
+}
+
+// retiredCount is how many pallets of sku (every SKU if empty) retired.
+func (r *palletRegistry) retiredCount(sku string) int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if sku != "" {
+		return r.retired[sku]
+	}
+	var n int64
+	for _, c := range r.retired {
+		n += c
+	}
+	return n
 }
 
 // claim reserves ids for new pallets; it fails if any id is taken (then
@@ -116,6 +155,21 @@ func (r *palletRegistry) holding() []*palletEntry {
 		}
 	}
 	return out
+}
+
+// entry finds a pallet's entry once its id is claimed, listed or not (a
+// pallet being brought back is claimed before it is listed).
+func (r *palletRegistry) entry(id string) (*palletEntry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.byID[id]
+	return e, ok
+}
+
+// listed reports whether a pallet is on the floor and visible.
+func (r *palletRegistry) listed(id string) bool {
+	_, ok := r.get(id)
+	return ok
 }
 
 // get finds a pallet clients may see: listed and durable.

@@ -116,7 +116,7 @@ func TestCancelQueuedOrderNeverAllocates(t *testing.T) {
 		o, _ = e.Order("queued")
 		assert.Equal(t, inventory.StatusCancelled, o.Status)
 		assert.Zero(t, o.Attempts, "it was never planned")
-		entries, err := e.Ledger("P1")
+		entries, err := fullLedger(e, "P1")
 		require.NoError(t, err)
 		for _, en := range entries {
 			assert.NotEqual(t, "queued", en.OrderID)
@@ -137,7 +137,7 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 		require.NoError(t, e.quiesce())
 
 		for _, id := range []string{"tiny", "spare"} {
-			entries, err := e.Ledger(id)
+			entries, err := fullLedger(e, id)
 			require.NoError(t, err)
 			var running inventory.CentiLbs
 			for _, en := range entries {

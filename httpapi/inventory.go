@@ -1,13 +1,14 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -105,9 +106,29 @@ func (s *Server) adjustPallet(c echo.Context) error {
 	return c.JSON(http.StatusOK, newPalletView(p, s.now()))
 }
 
+// Ledger page bounds.
+const (
+	ledgerPageDefault = 1000
+	ledgerPageMax     = 10000
+)
+
+// getLedger pages through a pallet's ledger, oldest first, from the
+// journal: a page costs the page, however long the pallet's history.
 func (s *Server) getLedger(c echo.Context) error {
 	id := c.Param("id")
-	entries, err := s.eng.Ledger(id)
+	var f fields
+	limit := f.limit(c.QueryParam("limit"), ledgerPageDefault, ledgerPageMax)
+	var after *actors.LedgerPosition
+	if cur := c.QueryParam("cursor"); cur != "" {
+		var err error
+		if after, err = s.cursors.openLedger(cur); err != nil {
+			f.add("cursor", "%v", err)
+		}
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	entries, next, err := s.eng.Ledger(id, after, limit)
 	if err != nil {
 		return err
 	}
@@ -115,42 +136,64 @@ func (s *Server) getLedger(c echo.Context) error {
 	for i, e := range entries {
 		v.Entries[i] = ledgerEntryView{At: timeJSON(e.At), Kind: string(e.Kind), Lbs: lbsJSON(e.Lbs), OrderID: e.OrderID, Reason: e.Reason, Version: e.Version}
 	}
+	if next != nil {
+		v.NextCursor = s.cursors.ledger(next)
+	}
 	return c.JSON(http.StatusOK, v)
 }
 
 // Inventory listing bounds: the contract's default and maximum page.
 const inventoryPageMax = 10000
 
-// listInventory lists pallets in FEFO order; the totals cover the whole
-// filtered inventory, not the page.
+// Pallet states a listing selects (they partition the pallets): active
+// has weight and is not expired; expired has weight and is; empty has
+// none — emptied, and retired off the floor.
+const (
+	stateActive  = "active"
+	stateExpired = "expired"
+	stateEmpty   = "empty"
+)
+
+var palletStates = []string{stateActive, stateExpired, stateEmpty}
+
+// listInventory lists pallets in FEFO order (by SKU, then expiry, receipt
+// and id), those on the floor from memory and retired ones from the
+// journal, merged. The totals cover the whole filtered inventory, not the
+// page: the floor's by summing what is in memory, the retired ones by their
+// count (they weigh nothing).
 func (s *Server) listInventory(c echo.Context) error {
 	var f fields
 	limit := f.limit(c.QueryParam("limit"), inventoryPageMax, inventoryPageMax)
 	sku := c.QueryParam("sku")
-	var afterID string
+	want := f.states(c.QueryParam("state"))
+	var after *inventory.PalletSpec
 	if cur := c.QueryParam("cursor"); cur != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cur)
-		if err != nil || len(raw) == 0 {
-			f.add("cursor", "not a cursor this server issued")
+		var err error
+		if after, err = s.cursors.openInventory(cur); err != nil {
+			f.add("cursor", "%v", err)
 		}
-		afterID = string(raw)
 	}
 	if err := f.err(); err != nil {
 		return err
 	}
 	now := s.now()
-	states := s.eng.Inventory(sku)
-	out := inventoryView{BatchCount: len(states), Batches: []palletView{}}
-	start := 0
-	if afterID != "" {
-		i := slices.IndexFunc(states, func(p inventory.PalletState) bool { return p.Spec.ID == afterID })
-		if i < 0 {
-			return invalid(FieldError{Field: "cursor", Message: "the pallet it points at is unknown"})
+	stateOf := func(p inventory.PalletState) string {
+		switch {
+		case p.OnHand == 0:
+			return stateEmpty
+		case inventory.Expired(p.Spec.Expires, now):
+			return stateExpired
 		}
-		start = i + 1
+		return stateActive
 	}
+	out := inventoryView{Batches: []palletView{}}
 	var total, pork, avail, reserved, expired inventory.CentiLbs
-	for i, p := range states {
+	var live []inventory.PalletState // the page's candidates from the floor
+	for _, p := range s.eng.Inventory(sku) {
+		if !want[stateOf(p)] {
+			continue
+		}
+		out.BatchCount++
 		total += p.OnHand
 		reserved += p.Held
 		if p.Spec.SKU == inventory.DefaultSKU {
@@ -161,14 +204,84 @@ func (s *Server) listInventory(c echo.Context) error {
 		} else {
 			avail += p.Available()
 		}
-		if i >= start && len(out.Batches) < limit {
-			out.Batches = append(out.Batches, newPalletView(p, now))
+		if (after == nil || palletAfter(p.Spec, *after)) && len(live) <= limit {
+			live = append(live, p)
 		}
 	}
-	if start+len(out.Batches) < len(states) && len(out.Batches) > 0 {
-		out.NextCursor = encodeCursor(out.Batches[len(out.Batches)-1].ID)
+	var retired []inventory.PalletState
+	if want[stateEmpty] {
+		out.BatchCount += int(s.eng.RetiredCount(sku))
+		var err error
+		if retired, err = s.eng.RetiredPallets(sku, after, limit+1); err != nil {
+			return err
+		}
+	}
+	page := mergePallets(live, retired, limit+1)
+	if len(page) > limit {
+		page = page[:limit]
+		out.NextCursor = s.cursors.inventory(page[limit-1].Spec)
+	}
+	for _, p := range page {
+		out.Batches = append(out.Batches, newPalletView(p, now))
 	}
 	out.TotalLbs, out.TotalPorkLbs, out.AvailableLbs = lbsJSON(total), lbsJSON(pork), lbsJSON(avail)
 	out.ReservedLbs, out.ExpiredLbs = lbsJSON(reserved), lbsJSON(expired)
 	return c.JSON(http.StatusOK, out)
+}
+
+// states parses ?state=: a comma-separated subset of the pallet states, or
+// all; by default what is on the floor (active and expired).
+func (f *fields) states(v string) map[string]bool {
+	out := map[string]bool{}
+	switch v {
+	case "":
+		out[stateActive], out[stateExpired] = true, true
+	case "all":
+		for _, s := range palletStates {
+			out[s] = true
+		}
+	default:
+		for _, s := range strings.Split(v, ",") {
+			if !slices.Contains(palletStates, s) {
+				f.add("state", "must be all, or one or more of active, expired, empty, comma-separated")
+				return out
+			}
+			out[s] = true
+		}
+	}
+	return out
+}
+
+// comparePallets orders pallets as listings do: SKU, then FEFO.
+func comparePallets(a, b inventory.PalletSpec) int {
+	if c := strings.Compare(a.SKU, b.SKU); c != 0 {
+		return c
+	}
+	return inventory.FEFOCompare(&a, &b)
+}
+
+func palletAfter(s, after inventory.PalletSpec) bool { return comparePallets(s, after) > 0 }
+
+// mergePallets merges two sorted lists into one of at most n; a pallet in
+// both (caught retiring: journaled, not yet out of memory) is listed once.
+func mergePallets(a, b []inventory.PalletState, n int) []inventory.PalletState {
+	out := make([]inventory.PalletState, 0, min(n, len(a)+len(b)))
+	for len(out) < n && (len(a) > 0 || len(b) > 0) {
+		switch {
+		case len(b) == 0:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			switch c := comparePallets(a[0].Spec, b[0].Spec); {
+			case c < 0:
+				out, a = append(out, a[0]), a[1:]
+			case c > 0:
+				out, b = append(out, b[0]), b[1:]
+			default:
+				out, a, b = append(out, a[0]), a[1:], b[1:]
+			}
+		}
+	}
+	return out
 }

@@ -183,3 +183,63 @@ func TestNotReadyUntilLoaded(t *testing.T) {
 	r = (&fixture{t: t, eng: f.eng, api: api, h: api.Handler()}).do(http.MethodPost, "/api/orders", `{"customer":"c","amountRequested":1}`)
 	assert.Equal(t, http.StatusServiceUnavailable, r.Code, "no order is taken before the warehouse is loaded")
 }
+
+func TestLedgersArePaged(t *testing.T) {
+	f := newFixture(t)
+	for i := range 5 {
+		r := f.do(http.MethodPost, "/api/inventory/P-2/adjustments", fmt.Sprintf(`{"deltaLbs":%d,"reason":"count_correction"}`, i+1))
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	}
+	var versions []float64
+	cursor := ""
+	for range 10 {
+		m := f.do(http.MethodGet, "/api/inventory/P-2/ledger?limit=2&cursor="+cursor, "").json()
+		for _, e := range m["entries"].([]any) {
+			versions = append(versions, e.(map[string]any)["version"].(float64))
+		}
+		next, _ := m["nextCursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Equal(t, []float64{1, 2, 3, 4, 5, 6}, versions, "the receipt and five adjustments, oldest first, each once")
+	for _, q := range []string{"limit=0", "limit=10001", "cursor=abc"} {
+		f.do(http.MethodGet, "/api/inventory/P-2/ledger?"+q, "").problemFields(http.StatusBadRequest)
+	}
+	f.do(http.MethodGet, "/api/inventory/nope/ledger", "").problemFields(http.StatusNotFound)
+}
+
+// An emptied pallet leaves the floor (it retires) but not the books: it is
+// listed among the empty ones and still read by id, with its ledger.
+func TestInventoryStates(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(http.MethodPost, "/api/orders", `{"id":"all-of-P1","customer":"c","amountRequested":1000}`)
+	require.Equal(t, http.StatusAccepted, r.Code)
+	f.waitTerminal("all-of-P1")
+	ids := func(query string) []string {
+		t.Helper()
+		var out []string
+		for _, b := range f.do(http.MethodGet, "/api/inventory?"+query, "").json()["batches"].([]any) {
+			out = append(out, b.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return f.eng.RetiredCount("") == 1 }, 10*time.Second, time.Millisecond, "the emptied pallet retires")
+	assert.Equal(t, []string{"P-2", "P-3"}, ids(""), "by default, what is on the floor")
+	assert.Equal(t, []string{"P-1"}, ids("state=empty"))
+	assert.Equal(t, []string{"P-1", "P-2", "P-3"}, ids("state=all"))
+	assert.Equal(t, []string{"P-1", "P-2", "P-3"}, ids("state=active,empty"))
+	m := f.do(http.MethodGet, "/api/inventory?state=all&limit=1", "").json()
+	assert.EqualValues(t, 3, m["batchCount"], "totals cover the whole filtered inventory")
+	assert.EqualValues(t, 2000, m["totalLbs"])
+	next := m["nextCursor"].(string)
+	m = f.do(http.MethodGet, "/api/inventory?state=all&limit=1&cursor="+next, "").json()
+	assert.Equal(t, "P-2", m["batches"].([]any)[0].(map[string]any)["id"], "a page starts after the last, across the floor and the retired")
+	p := f.do(http.MethodGet, "/api/inventory/P-1", "").json()
+	assert.EqualValues(t, 0, p["weightLbs"])
+	assert.Len(t, f.do(http.MethodGet, "/api/inventory/P-1/ledger", "").json()["entries"], 2, "received, allocated")
+	for _, q := range []string{"state=gone", "state=active,", "cursor=zzz"} {
+		f.do(http.MethodGet, "/api/inventory?"+q, "").problemFields(http.StatusBadRequest)
+	}
+}

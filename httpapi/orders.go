@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -129,60 +128,69 @@ const (
 
 var statuses = []inventory.Status{inventory.StatusQueued, inventory.StatusAllocating, inventory.StatusAllocated, inventory.StatusRejected, inventory.StatusCancelled}
 
-// listOrders pages through orders by acceptance time (then id).
+// listOrdersParams are the query parameters GET /api/orders knows; any
+// other is a 400, so that a misspelt filter never silently lists all.
+var listOrdersParams = []string{"status", "customer", "sku", "since", "until", "order", "limit", "cursor"}
+
+// listOrders pages through orders by acceptance time, newest first unless
+// asked otherwise. A page walks an index in the journal from the cursor:
+// it costs the page, whatever the history.
 func (s *Server) listOrders(c echo.Context) error {
 	var f fields
-	status := inventory.Status(c.QueryParam("status"))
-	if status != "" && !slices.Contains(statuses, status) {
+	params := c.QueryParams()
+	for name := range params {
+		if !slices.Contains(listOrdersParams, name) {
+			f.add(name, "unknown query parameter; known: %s", strings.Join(listOrdersParams, ", "))
+		}
+	}
+	q := actors.OrderQuery{
+		Status:   inventory.Status(c.QueryParam("status")),
+		Customer: c.QueryParam("customer"),
+		SKU:      c.QueryParam("sku"),
+		Since:    f.queryTime("since", c.QueryParam("since")),
+		Until:    f.queryTime("until", c.QueryParam("until")),
+		Limit:    f.limit(c.QueryParam("limit"), ordersPageDefault, ordersPageMax),
+	}
+	if q.Status != "" && !slices.Contains(statuses, q.Status) {
 		f.add("status", "must be one of queued, allocating, allocated, rejected, cancelled")
 	}
-	limit := f.limit(c.QueryParam("limit"), ordersPageDefault, ordersPageMax)
-	after, afterID, hasCursor := decodeOrderCursor(c.QueryParam("cursor"), &f)
+	switch c.QueryParam("order") {
+	case "", "desc":
+		q.Desc = true
+	case "asc":
+	default:
+		f.add("order", "must be asc or desc")
+	}
+	if cur := c.QueryParam("cursor"); cur != "" {
+		var err error
+		if q.After, err = s.cursors.openOrders(cur); err != nil {
+			f.add("cursor", "%v", err)
+		}
+	}
 	if err := f.err(); err != nil {
 		return err
 	}
-	all := s.eng.Orders()
-	all = slices.DeleteFunc(all, func(o inventory.Order) bool {
-		if status != "" && o.Status != status {
-			return true
-		}
-		return hasCursor && orderKeyCompare(o, after, afterID) <= 0
-	})
-	slices.SortFunc(all, func(a, b inventory.Order) int { return orderKeyCompare(a, b.AcceptedAt, b.Request.ID) })
-	out := ordersView{Orders: []orderView{}}
-	for i, o := range all {
-		if i == limit {
-			last := out.Orders[len(out.Orders)-1]
-			out.NextCursor = encodeCursor(fmt.Sprintf("%d|%s", time.Time(last.AcceptedAt).UnixNano(), last.ID))
-			break
-		}
-		out.Orders = append(out.Orders, newOrderView(o))
+	page, next, err := s.eng.ListOrders(q)
+	if err != nil {
+		return err
+	}
+	out := ordersView{Orders: make([]orderView, len(page))}
+	for i, o := range page {
+		out.Orders[i] = newOrderView(o)
+	}
+	if next != nil {
+		out.NextCursor = s.cursors.orders(next)
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-func orderKeyCompare(o inventory.Order, at time.Time, id string) int {
-	if c := o.AcceptedAt.Compare(at); c != 0 {
-		return c
+// queryTime parses an optional RFC 3339 query parameter.
+func (f *fields) queryTime(field, v string) time.Time {
+	if v == "" {
+		return time.Time{}
 	}
-	return strings.Compare(o.Request.ID, id)
+	return f.timestamp(field, &v, false)
 }
-
-func decodeOrderCursor(s string, f *fields) (time.Time, string, bool) {
-	if s == "" {
-		return time.Time{}, "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	nanos, id, ok := strings.Cut(string(raw), "|")
-	n, perr := strconv.ParseInt(nanos, 10, 64)
-	if err != nil || !ok || perr != nil {
-		f.add("cursor", "not a cursor this server issued")
-		return time.Time{}, "", false
-	}
-	return time.Unix(0, n).UTC(), id, true
-}
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 // limit parses a page size: a whole number from 1 to max, def if absent.
 func (f *fields) limit(s string, def, max int) int {

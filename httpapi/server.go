@@ -33,11 +33,12 @@ type Server struct {
 	draining atomic.Bool
 	drained  context.Context // cancelled by Drain: long-polls answer at once
 	drain    context.CancelFunc
+	cursors  cursors
 }
 
 // New builds the API's routes.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now, cursors: cursors{key: cfg.Engine.Secret()}}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -240,35 +241,68 @@ func TestOrderValidation(t *testing.T) {
 		f.do(http.MethodPost, "/api/orders", big).problemFields(http.StatusRequestEntityTooLarge)
 	})
 	t.Run("nothing bad reached the engine", func(t *testing.T) {
-		assert.Empty(t, f.eng.Orders())
+		assert.Empty(t, allOrders(t, f.eng))
 	})
 }
 
 func TestListOrders(t *testing.T) {
 	f := newFixture(t)
 	for i := range 5 {
-		r := f.do(http.MethodPost, "/api/orders", fmt.Sprintf(`{"id":"o-%d","customer":"c","amountRequested":10}`, i))
+		body := fmt.Sprintf(`{"id":"o-%d","customer":"c%d","sku":"pork","amountRequested":10}`, i, i%2)
+		r := f.do(http.MethodPost, "/api/orders", body)
 		require.Equal(t, http.StatusAccepted, r.Code)
 		f.waitTerminal(fmt.Sprintf("o-%d", i))
 	}
-	var seen []string
-	cursor := ""
-	for {
-		r := f.do(http.MethodGet, "/api/orders?status=allocated&limit=2&cursor="+cursor, "")
-		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		m := r.json()
-		for _, o := range m["orders"].([]any) {
-			seen = append(seen, o.(map[string]any)["id"].(string))
+	pages := func(query string) []string {
+		t.Helper()
+		var seen []string
+		cursor := ""
+		for range 100 {
+			r := f.do(http.MethodGet, "/api/orders?"+query+"&limit=2&cursor="+cursor, "")
+			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+			m := r.json()
+			for _, o := range m["orders"].([]any) {
+				seen = append(seen, o.(map[string]any)["id"].(string))
+			}
+			next, _ := m["nextCursor"].(string)
+			if next == "" {
+				return seen
+			}
+			cursor = next
 		}
-		next, _ := m["nextCursor"].(string)
-		if next == "" {
-			break
-		}
-		cursor = next
+		t.Fatal("pages never end")
+		return nil
 	}
-	assert.Equal(t, []string{"o-0", "o-1", "o-2", "o-3", "o-4"}, seen, "pages in acceptance order, nothing twice")
+	assert.Equal(t, []string{"o-4", "o-3", "o-2", "o-1", "o-0"}, pages("status=allocated"), "newest first by default, nothing twice")
+	assert.Equal(t, []string{"o-0", "o-1", "o-2", "o-3", "o-4"}, pages("order=asc"), "oldest first when asked")
+	assert.Equal(t, []string{"o-1", "o-3"}, pages("order=asc&customer=c1"))
+	assert.Equal(t, []string{"o-0", "o-1", "o-2", "o-3", "o-4"}, pages("order=asc&sku=pork"))
+	assert.Empty(t, pages("sku=beef"))
 	assert.Empty(t, f.do(http.MethodGet, "/api/orders?status=rejected", "").json()["orders"])
-	for _, q := range []string{"status=done", "limit=0", "limit=x", "limit=1001", "cursor=bm9wZQ", "cursor=***"} {
+	o2 := f.do(http.MethodGet, "/api/orders/o-2", "").json()
+	at := o2["acceptedAt"].(string)
+	assert.Equal(t, []string{"o-2", "o-3", "o-4"}, pages("order=asc&since="+url.QueryEscape(at)), "since is inclusive")
+	assert.Equal(t, []string{"o-0", "o-1"}, pages("order=asc&until="+url.QueryEscape(at)), "until is exclusive")
+	for _, q := range []string{"status=done", "limit=0", "limit=x", "limit=1001", "cursor=bm9wZQ", "cursor=***", "order=up", "since=yesterday", "colour=red"} {
 		f.do(http.MethodGet, "/api/orders?"+q, "").problemFields(http.StatusBadRequest)
+	}
+	// A cursor is for the listing that issued it.
+	r := f.do(http.MethodGet, "/api/inventory/P-1/ledger?limit=1", "").json()
+	f.do(http.MethodGet, "/api/orders?cursor="+r["nextCursor"].(string), "").problemFields(http.StatusBadRequest)
+}
+
+// allOrders pages through every order the engine has.
+func allOrders(t testing.TB, e *actors.Engine) []inventory.Order {
+	t.Helper()
+	var out []inventory.Order
+	q := actors.OrderQuery{Limit: 1000}
+	for {
+		page, next, err := e.ListOrders(q)
+		require.NoError(t, err)
+		out = append(out, page...)
+		if next == nil {
+			return out
+		}
+		q.After = next
 	}
 }

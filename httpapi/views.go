@@ -87,8 +87,9 @@ type ledgerEntryView struct {
 }
 
 type ledgerView struct {
-	PalletID string            `json:"palletId"`
-	Entries  []ledgerEntryView `json:"entries"`
+	PalletID   string            `json:"palletId"`
+	Entries    []ledgerEntryView `json:"entries"`
+	NextCursor string            `json:"nextCursor,omitempty"`
 }
 
 type allocationView struct {

@@ -128,17 +128,16 @@ func (v *View) Update(id string, onHand CentiLbs, version int64) bool {
 // Plan takes amount from slots whose pallets expire after cutoff (see
 // ShelfLifeCutoff), earliest-expiring first, on top of what earlier Plan
 // calls took. It appends the takes to parts and returns them with
-// ReasonNone, or returns parts unchanged with ReasonNoEligibleStock (no
-// qualifying pallet has any weight left) or ReasonInsufficientStock
-// (qualifying pallets hold too little), taking nothing.
+// ReasonNone, or returns parts unchanged, taking nothing, with
+// ReasonNoEligibleStock when there is weight left but none on a pallet that
+// qualifies (it expires too soon, or has expired), or
+// ReasonInsufficientStock when qualifying pallets hold too little or there
+// is nothing left at all (sold out).
 func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Reason) {
 	for v.head < len(v.slots) && v.slots[v.head].OnHand == 0 {
 		v.head++
 	}
 	start := sort.Search(len(v.slots), func(i int) bool { return v.slots[i].Spec.Expires.After(cutoff) })
-	if start == len(v.slots) {
-		return parts, ReasonNoEligibleStock
-	}
 	first := len(parts)
 	need := amount
 	for i := max(start, v.head); i < len(v.slots) && need > 0; i++ {
@@ -158,12 +157,23 @@ func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Re
 		for _, p := range parts[first:] {
 			v.taken[p.Slot] -= p.Lbs
 		}
-		if need == amount {
+		if need == amount && v.anyLeft(v.head, start) {
 			return parts[:first], ReasonNoEligibleStock
 		}
 		return parts[:first], ReasonInsufficientStock
 	}
 	return parts, ReasonNone
+}
+
+// anyLeft reports whether a slot in [from, to) has weight the plan has not
+// taken.
+func (v *View) anyLeft(from, to int) bool {
+	for i := from; i < to; i++ {
+		if v.slots[i].OnHand-v.taken[i] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ResetPlan forgets every take since the last reset.

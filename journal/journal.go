@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,7 +66,13 @@ type Journal struct {
 	queue  chan *request
 	done   chan struct{} // closed when the writer has stopped
 
-	failed  atomic.Pointer[error]
+	secret []byte // see Secret
+	failed atomic.Pointer[error]
+	// good is a snapshot of the database as the last successful write left
+	// it. A write that fails may still have reached Pebble's memtable, so
+	// once the journal has failed, reads are served from good: nothing is
+	// ever read back that was not acknowledged as durable.
+	good    atomic.Pointer[pebble.Snapshot]
 	commits atomic.Int64
 	groups  atomic.Int64
 }
@@ -140,7 +148,13 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{})}
+	secret, err := loadSecret(db)
+	if err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
+	}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret}
 	go j.write()
 	return j, nil
 }
@@ -182,6 +196,46 @@ func isEmpty(db *pebble.DB) (bool, error) {
 	}
 	empty := !it.First()
 	return empty, it.Close()
+}
+
+// secretKey holds a random key made when the journal is: what the server
+// signs its page cursors with, so that it can tell a cursor it issued from
+// anything else — and still knows its own after a restart.
+var secretKey = []byte{kindMeta, 's', 'e', 'c', 'r', 'e', 't'}
+
+const secretBytes = 32
+
+func loadSecret(db *pebble.DB) ([]byte, error) {
+	v, closer, err := db.Get(secretKey)
+	if err == nil {
+		defer closer.Close()
+		if len(v) != secretBytes {
+			return nil, fmt.Errorf("a secret of %d bytes", len(v))
+		}
+		return bytes.Clone(v), nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return nil, err
+	}
+	secret := make([]byte, secretBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	return secret, db.Set(secretKey, secret, pebble.Sync)
+}
+
+// Secret is the journal's own random key (32 bytes), made with it.
+func (j *Journal) Secret() []byte { return j.secret }
+
+// reader is what reads read: the database, or after a write failed, the
+// database as the last successful write left it.
+func (j *Journal) reader() pebble.Reader {
+	if j.failed.Load() != nil {
+		if s := j.good.Load(); s != nil {
+			return s
+		}
+	}
+	return j.db
 }
 
 // Dir is the journal's directory.
@@ -252,6 +306,9 @@ func (j *Journal) write() {
 }
 
 func (j *Journal) apply(group []*request) (err error) {
+	if old := j.good.Swap(j.db.NewSnapshot()); old != nil {
+		_ = old.Close()
+	}
 	pb := j.db.NewBatch()
 	for _, r := range group {
 		for _, kv := range r.b.kvs {
@@ -306,6 +363,9 @@ func (j *Journal) Close() (err error) {
 	close(j.queue)
 	j.mu.Unlock()
 	<-j.done
+	if s := j.good.Swap(nil); s != nil {
+		_ = s.Close() // before the database: Pebble refuses to close with a snapshot open
+	}
 	defer func() {
 		if lerr := j.lock.Close(); lerr != nil && err == nil {
 			err = fmt.Errorf("close journal in %s: unlock: %w", j.dir, lerr)

@@ -19,7 +19,7 @@ import (
 
 // Order returns the stored order with id; ok is false if there is none.
 func (j *Journal) Order(id string) (o inventory.Order, ok bool, err error) {
-	v, closer, err := j.db.Get(orderKey(id))
+	v, closer, err := j.reader().Get(orderKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return o, false, nil
 	}
@@ -85,7 +85,7 @@ func (j *Journal) Orders(q OrderQuery) ([]inventory.Order, *OrderPosition, error
 			lower = at
 		}
 	}
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list orders: %w", err)
 	}
@@ -169,7 +169,7 @@ func (j *Journal) Ledger(palletID string, after *LedgerPosition, limit int) ([]i
 	if after != nil {
 		lower = append(ledgerKey(palletID, after.Version, after.Index), 0)
 	}
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read ledger of %s: %w", palletID, err)
 	}
@@ -203,7 +203,7 @@ func (j *Journal) Pallet(id string) (c Checkpoint, retired, ok bool, err error) 
 	if c, ok, err = j.checkpoint(liveKey(id)); ok || err != nil {
 		return c, false, ok, err
 	}
-	v, closer, err := j.db.Get(palletKey(id))
+	v, closer, err := j.reader().Get(palletKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return c, false, false, nil
 	}
@@ -223,7 +223,7 @@ func (j *Journal) Pallet(id string) (c Checkpoint, retired, ok bool, err error) 
 }
 
 func (j *Journal) checkpoint(key []byte) (Checkpoint, bool, error) {
-	v, closer, err := j.db.Get(key)
+	v, closer, err := j.reader().Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Checkpoint{}, false, nil
 	}
@@ -252,7 +252,7 @@ func (j *Journal) Retired(sku string, after *inventory.PalletSpec, limit int) ([
 			lower = k
 		}
 	}
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("list retired pallets: %w", err)
 	}
@@ -270,7 +270,7 @@ func (j *Journal) Retired(sku string, after *inventory.PalletSpec, limit int) ([
 
 // RetiredCounts returns how many pallets of each SKU are retired.
 func (j *Journal) RetiredCounts() (map[string]int64, error) {
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: retiredCountPrefix, UpperBound: prefixEnd(retiredCountPrefix)})
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: retiredCountPrefix, UpperBound: prefixEnd(retiredCountPrefix)})
 	if err != nil {
 		return nil, fmt.Errorf("read retired counts: %w", err)
 	}

@@ -59,7 +59,7 @@ func (j *Journal) Load() (*Live, error) {
 // scan calls f with every key and value under prefix; an error from f
 // (without ErrCorrupt) is reported as corruption of that key.
 func (j *Journal) scan(prefix []byte, f func(k, v []byte) error) error {
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,8 @@ type LedgerEntry struct {
 	Version int64       `json:"version"`
 }
 
-// inventory lists every pallet in FEFO order, page by page.
+// inventory lists every pallet ever received — on the floor, expired and
+// emptied — in FEFO order, page by page.
 func (c *client) inventory(ctx context.Context) ([]Pallet, error) {
 	var all []Pallet
 	cursor := ""
@@ -153,7 +154,7 @@ func (c *client) inventory(ctx context.Context) ([]Pallet, error) {
 			Batches    []Pallet `json:"batches"`
 			NextCursor string   `json:"nextCursor"`
 		}
-		if err := c.getJSON(ctx, "/api/inventory?cursor="+url.QueryEscape(cursor), &page); err != nil {
+		if err := c.getJSON(ctx, "/api/inventory?state=all&cursor="+url.QueryEscape(cursor), &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Batches...)
@@ -164,12 +165,24 @@ func (c *client) inventory(ctx context.Context) ([]Pallet, error) {
 	}
 }
 
+// ledger reads a pallet's whole ledger, page by page.
 func (c *client) ledger(ctx context.Context, id string) ([]LedgerEntry, error) {
-	var l struct {
-		Entries []LedgerEntry `json:"entries"`
+	var all []LedgerEntry
+	cursor := ""
+	for {
+		var page struct {
+			Entries    []LedgerEntry `json:"entries"`
+			NextCursor string        `json:"nextCursor"`
+		}
+		if err := c.getJSON(ctx, "/api/inventory/"+url.PathEscape(id)+"/ledger?limit=10000&cursor="+url.QueryEscape(cursor), &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Entries...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		cursor = page.NextCursor
 	}
-	err := c.getJSON(ctx, "/api/inventory/"+url.PathEscape(id)+"/ledger", &l)
-	return l.Entries, err
 }
 
 func (c *client) pallet(ctx context.Context, id string) (Pallet, error) {

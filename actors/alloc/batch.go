@@ -101,6 +101,9 @@ func (c *Coordinator) startBatch() {
 		e := entry{o: o, attempt: int32(o.snap.Attempts)}
 		cutoff := inventory.ShelfLifeCutoff(c.now, o.snap.Request.MinShelfLifeDays)
 		e.parts, e.reason = c.view.Plan(o.missing, cutoff, nil)
+		if e.reason != inventory.ReasonNone && c.cfg.SKU == "" {
+			e.reason = inventory.ReasonNoEligibleStock // a SKU never received
+		}
 		for _, p := range e.parts {
 			i, ok := b.bySlot[p.Slot]
 			if !ok {

@@ -39,8 +39,8 @@ func (b *books) open(s inventory.PalletState, revived bool) {
 	}
 }
 
-// retire closes a pallet's book: it left the floor. The journal learns of
-// it, unless it never learnt of the revival this undoes.
+// retire closes a pallet's book: it left the floor. With Revived too, the
+// journal never learnt it was back: it need not learn it left.
 func (b *books) retire(rd *Ready, id string) {
 	bk := b.m[id]
 	delete(b.m, id)
@@ -48,9 +48,7 @@ func (b *books) retire(rd *Ready, id string) {
 	if bk.dirty {
 		panic(fmt.Sprintf("pallet %s retired in the step that changed it", id))
 	}
-	if !bk.revived {
-		rd.Pallets = append(rd.Pallets, PalletUpdate{State: bk.state, Retired: true})
-	}
+	rd.Pallets = append(rd.Pallets, PalletUpdate{State: bk.state, Retired: true, Revived: bk.revived})
 }
 
 // version is the pallet's durable version.

@@ -132,6 +132,20 @@ func (c *Coordinator) Step(now time.Time, in Input) *Ready {
 	return &c.rd
 }
 
+// ReturnFloor is the first return op a pallet brought back now may take:
+// the oldest return not yet finished. Returns run one at a time in op
+// order, and a pallet retires only while none runs, so every op before the
+// floor finished before the pallet left: a copy of one is stale.
+func (c *Coordinator) ReturnFloor() uint64 {
+	if c.ret != nil {
+		return c.ret.id
+	}
+	if len(c.returns) > 0 {
+		return c.returns[0].id
+	}
+	return c.nextID + 1
+}
+
 // Busy reports whether an operation is in flight: a batch, a return, or
 // pallets asked to retire.
 func (c *Coordinator) Busy() bool { return c.batch != nil || c.ret != nil || c.retiring > 0 }

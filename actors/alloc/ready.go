@@ -110,7 +110,8 @@ type Revival struct {
 // PalletUpdate is a pallet's new durable state. Retired: it left the floor
 // (an empty pallet; journal it among the retired, stop its actor).
 // Revived: it was retired and weight came back to it (its journal entry
-// moves back to the floor).
+// moves back to the floor). Both: it was brought back and leaves again
+// before anything changed — the journal still has it retired.
 type PalletUpdate struct {
 	State            inventory.PalletState
 	Retired, Revived bool

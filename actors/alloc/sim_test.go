@@ -260,7 +260,7 @@ func (w *world) act() {
 		}
 		w.receive(specs...)
 	case r < 70:
-		if ids := w.listed(""); len(ids) > 0 {
+		if ids := slices.Sorted(maps.Keys(w.store.receipts)); len(ids) > 0 { // retired ones too
 			w.adjust(ids[w.rng.IntN(len(ids))], inventory.CentiLbs(w.rng.Int64N(40_000)-20_000), false)
 		}
 	case r < 97:

@@ -2,6 +2,7 @@ package alloc_test
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -80,6 +81,8 @@ type letter struct {
 	cancel string // a cancel, built from what clients see when served
 	client bool   // a pallet message from a client: its reply goes back to it
 	route  string // in the intake: the coordinator the order goes on to
+	revive string // to a coordinator: bring this pallet back if retired, then hand it msg
+	tries  int    // of an operator's adjustment that met a pallet on its way out
 }
 
 type delayed struct {
@@ -216,6 +219,10 @@ func (w *world) serve(addr string) {
 		w.mail[l.route] = append(w.mail[l.route], l)
 		return
 	}
+	if sku, ok := strings.CutPrefix(addr, "c:"); ok && l.revive != "" {
+		w.reviveFor(sku, l)
+		return
+	}
 	if sku, ok := strings.CutPrefix(addr, "c:"); ok {
 		in := l.in
 		if l.cancel != "" {
@@ -252,6 +259,10 @@ func (w *world) stepCoordinator(sku string, in alloc.Input) {
 		w.crash()
 		return
 	}
+	if rd.Halt != nil && w.faults.drop == 0 && w.faults.delay == 0 && w.faults.duplicate == 0 {
+		w.fail("halted with no message ever lost: %v", rd.Halt) // a resend bound met only by a bug
+		return
+	}
 	if rd.Halt != nil {
 		w.halts++
 		w.trace("halt: %v", rd.Halt)
@@ -265,6 +276,9 @@ func (w *world) stepCoordinator(sku string, in alloc.Input) {
 		w.ackAdjustments(u.State)
 		switch {
 		case u.Retired:
+			if u.Revived != w.store.retired[id] {
+				w.fail("pallet %s retires with Revived=%v, but the journal has it retired=%v", id, u.Revived, w.store.retired[id])
+			}
 			w.store.retired[id] = true
 			delete(w.pallets, id) // its actor stops
 			delete(w.mail, "p:"+id)
@@ -343,7 +357,14 @@ func (w *world) stepPallet(id string, l letter) {
 		}
 		w.post("p:"+env.Pallet, letter{msg: env.Msg}, true)
 	}
-	if r, ok := reply.(*alloc.AdjustReply); ok && l.client && r.Applied != 0 {
+	r, ok := reply.(*alloc.AdjustReply)
+	switch {
+	case !ok || !l.client:
+	case errors.Is(r.Err, alloc.ErrRetired) && l.tries < adjustTriesMax:
+		// It agreed to leave just before: as the engine does, go again
+		// through its coordinator, which hears of it first.
+		w.post("c:"+p.sku, letter{revive: id, msg: l.msg, client: true, tries: l.tries + 1}, false)
+	case r.Applied != 0:
 		// An operator's adjustment is acknowledged once it is durable.
 		w.pending[id] = append(w.pending[id], r.State.Version)
 	}
@@ -406,14 +427,51 @@ func (w *world) receive(specs ...inventory.PalletSpec) {
 	}
 }
 
+// adjustTriesMax bounds how often an operator's adjustment goes again
+// through the coordinator after meeting a pallet on its way out.
+const adjustTriesMax = 4
+
 // adjust is an operator's adjustment, or with chaos a strike on the head.
+// An operator may adjust any pallet ever received: one that retired goes
+// through its coordinator, which brings it back (taking weight off an
+// empty pallet is refused without it, as the engine does).
 func (w *world) adjust(id string, delta inventory.CentiLbs, chaos bool) {
 	m := &alloc.Adjust{Delta: delta, Reason: "count_correction"}
 	if chaos {
 		m.Reason, m.Clamp = inventory.ReasonChaos, true
 	}
 	w.trace("adjust %s %s chaos=%v", id, delta, chaos)
-	w.post("p:"+id, letter{msg: m, client: !chaos}, false)
+	if p := w.pallets[id]; p != nil || chaos {
+		w.post("p:"+id, letter{msg: m, client: !chaos}, false)
+		return
+	}
+	if delta < 0 {
+		return // an empty retired pallet: below zero, refused
+	}
+	w.post("c:"+w.store.receipts[id].SKU, letter{revive: id, msg: m, client: true}, false)
+}
+
+// reviveFor is the coordinator's side of an adjustment through it: a
+// pallet on the floor gets it at once; a retired one comes back first,
+// from its journaled state, and gets it before anything else can reach it.
+func (w *world) reviveFor(sku string, l letter) {
+	id := l.revive
+	next := letter{msg: l.msg, client: true, tries: l.tries}
+	if w.pallets[id] != nil {
+		w.post("p:"+id, next, false)
+		return
+	}
+	if !w.store.retired[id] {
+		w.fail("pallet %s is neither on the floor nor retired", id)
+		return
+	}
+	c := w.coords[sku]
+	onHand, version := w.store.onHand(id)
+	p := inventory.RestoreState(w.store.receipts[id], onHand, version)
+	w.pallets[id] = &simPallet{node: alloc.NewPalletNode(p, c.ReturnFloor()), sku: sku}
+	w.trace("revive %s for an operator (returns from op %d on)", id, c.ReturnFloor())
+	w.mail["p:"+id] = append([]letter{next}, w.mail["p:"+id]...)
+	w.stepCoordinator(sku, &alloc.PalletsArrived{Pallets: []inventory.PalletState{p.State()}, Revived: true, Reply: clientToken{"revive"}})
 }
 
 // revive brings a retired pallet back for its coordinator, as the engine

@@ -278,7 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 // seedWarehouse fills an empty warehouse from the inventory file or the
 // synthetic seeder.
 func seedWarehouse(ctx context.Context, eng *actors.Engine, o options, log *slog.Logger) error {
-	if len(eng.Inventory("")) > 0 {
+	if len(eng.Inventory("")) > 0 || eng.RetiredCount("") > 0 {
 		log.Info("[SYSTEM] Warehouse not empty: not seeding")
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +147,13 @@ func TestServerEndToEnd(t *testing.T) {
 	assert.Contains(t, logs.String(), "[SYSTEM] Stopped cleanly")
 }
 
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
+}
+
 func TestARestartKeepsTheWarehouse(t *testing.T) {
 	dir := t.TempDir()
 	base, _, stop := startServer(t, "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0", "-seed", "7")
@@ -159,7 +168,10 @@ func TestARestartKeepsTheWarehouse(t *testing.T) {
 	base, logs, stop := startServer(t, "-data-dir", dir, "-seed-pallets", "3", "-chaos-interval", "0", "-seed", "8")
 	waitReady(t, base)
 	assert.Contains(t, logs.String(), "Warehouse not empty: not seeding")
-	assert.Contains(t, logs.String(), "[SYSTEM] Recovered 3 pallets")
+	m := regexp.MustCompile(`\[SYSTEM\] Recovered (\d+) pallets on the floor \((\d+) retired\)`).FindStringSubmatch(logs.String())
+	require.NotNil(t, m, "recovery logs what it found")
+	onFloor, retired := atoi(t, m[1]), atoi(t, m[2])
+	assert.Equal(t, 3, onFloor+retired, "every pallet back: on the floor, or retired once emptied")
 	assert.Equal(t, before, getJSON(t, base+"/api/orders/kept"))
 	assert.Equal(t, inventory, getJSON(t, base+"/api/inventory"))
 	require.NoError(t, stop())

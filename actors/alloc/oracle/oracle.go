@@ -216,17 +216,23 @@ func (m *Model) take(turn alloc.Turn, at time.Time) error {
 }
 
 func (m *Model) reject(turn alloc.Turn, at time.Time) error {
-	var avail inventory.CentiLbs
-	for _, p := range m.eligible(m.Requests[turn.OrderID], at) {
+	req := m.Requests[turn.OrderID]
+	var avail, left inventory.CentiLbs
+	for _, p := range m.eligible(req, at) {
 		avail += p.OnHand
 	}
-	// No qualifying pallet with any weight left is "no eligible stock";
-	// some, but too little, is "insufficient".
+	for _, p := range m.fefo(req.SKU) {
+		left += p.OnHand
+	}
+	// Weight left, but none of it eligible (too close to expiry, or
+	// expired), is "no eligible stock"; too little eligible weight, or none
+	// left at all (sold out), is "insufficient".
+	noneEligible := avail == 0 && left > 0
 	switch {
-	case avail == 0 && turn.Reason != inventory.ReasonNoEligibleStock:
-		return fmt.Errorf("order %s rejected %s, but no eligible pallet had weight: want no_eligible_stock", turn.OrderID, turn.Reason)
-	case avail > 0 && turn.Reason != inventory.ReasonInsufficientStock:
-		return fmt.Errorf("order %s rejected %s with %s eligible: want insufficient_stock", turn.OrderID, turn.Reason, avail)
+	case noneEligible && turn.Reason != inventory.ReasonNoEligibleStock:
+		return fmt.Errorf("order %s rejected %s with %s left, none eligible: want no_eligible_stock", turn.OrderID, turn.Reason, left)
+	case !noneEligible && turn.Reason != inventory.ReasonInsufficientStock:
+		return fmt.Errorf("order %s rejected %s with %s eligible of %s left: want insufficient_stock", turn.OrderID, turn.Reason, avail, left)
 	case avail >= m.missing(turn.OrderID):
 		return fmt.Errorf("order %s rejected but %s eligible covers the %s it needed", turn.OrderID, avail, m.missing(turn.OrderID))
 	}

@@ -64,6 +64,13 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 		in = &alloc.CancelRequested{Order: o, Reply: ctx.Sender()}
 	case *receivePallets:
 		in = a.spawn(ctx, m)
+	case *flushPallet:
+		if pid := a.pids[m.id]; pid != nil {
+			ctx.RequestWithCustomSender(pid, &Flush{}, ctx.Sender())
+		} else {
+			ctx.Respond(&Flushed{})
+		}
+		return
 	case *revivePallet:
 		if pid := a.pids[m.id]; pid != nil { // on the floor, or on its way back
 			ctx.RequestWithCustomSender(pid, m.then, ctx.Sender())
@@ -108,11 +115,15 @@ func (a *coordinatorActor) spawn(ctx actor.Context, m *receivePallets) alloc.Inp
 }
 
 // current is the order a cancel is about, as it stands: its record while
-// it is in memory, else the journal — read here, after everything this
-// coordinator journaled before, so it is never stale.
+// it has not ended, else the journal — read here, after everything this
+// coordinator journaled before, so it is never stale. (A record that ended
+// has left memory: its later changes, a cancel after allocation, reach the
+// journal only.)
 func (a *coordinatorActor) current(m *cancelOrder) (inventory.Order, error) {
 	if m.rec != nil {
-		return m.rec.load(), nil
+		if o := m.rec.load(); !o.Status.Terminal() {
+			return o, nil
+		}
 	}
 	o, ok, err := a.eng.journal.Order(m.id)
 	switch {

@@ -53,11 +53,7 @@ func (e *Engine) quiesce() error {
 		e.chaos = nil
 	}
 	for _, s := range e.pallets.snapshot("") {
-		pid := e.palletPID(s.Spec.ID)
-		if pid == nil {
-			continue // retired since
-		}
-		if _, err := e.system.Root.RequestFuture(pid, &Flush{}, apiTimeout).Result(); err != nil {
+		if _, err := e.system.Root.RequestFuture(e.coordinator(s.Spec.SKU), &flushPallet{id: s.Spec.ID}, apiTimeout).Result(); err != nil {
 			return err
 		}
 	}

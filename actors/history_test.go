@@ -152,7 +152,12 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 
 	m := oracle.New(requests)
 	for i, ev := range rec.all() {
-		require.NoError(t, m.Apply(ev), "event %d: %+v", i, ev)
+		if err := m.Apply(ev); err != nil {
+			for j, e := range rec.all()[:i+1] {
+				t.Logf("event %d: %T %+v", j, e, e)
+			}
+			require.NoError(t, err, "event %d: %+v", i, ev)
+		}
 	}
 	checkAgainstModel(t, e, m)
 	if !tightBudget {
@@ -190,7 +195,10 @@ func checkAgainstModel(t *testing.T, e *Engine, m *oracle.Model) {
 		mp := m.Pallets[s.Spec.ID]
 		require.NotNil(t, mp, s.Spec.ID)
 		assert.Equal(t, mp.OnHand, s.OnHand, "pallet %s on hand", s.Spec.ID)
-		assert.Equal(t, mp.Version, s.Version, "pallet %s version", s.Spec.ID)
+		if !assert.Equal(t, mp.Version, s.Version, "pallet %s version", s.Spec.ID) {
+			l, _ := fullLedger(e, s.Spec.ID)
+			t.Logf("ledger of %s: %+v", s.Spec.ID, l)
+		}
 		assert.Zero(t, s.Held, "pallet %s: a hold outlived its order", s.Spec.ID)
 		assert.GreaterOrEqual(t, s.OnHand, inventory.CentiLbs(0))
 		assert.Equal(t, s.OnHand, ledgerSum(t, e, s.Spec.ID), "pallet %s: ledger must sum to on hand", s.Spec.ID)

@@ -19,6 +19,11 @@ type Flush struct{}
 // Flushed answers Flush.
 type Flushed struct{}
 
+// flushPallet flushes one of a coordinator's pallets through it: the
+// coordinator is the one that lets pallets go, so the flush never meets a
+// pallet on its way out (a pallet gone answers at once).
+type flushPallet struct{ id string }
+
 // Messages the engine sends to a coordinator.
 type (
 	placeOrder struct{ rec *orderRecord }
@@ -37,11 +42,11 @@ type (
 		rec   *orderRecord
 		route *actor.PID
 	}
-	// revivePallet hands a pallet a message (an operator's adjustment),
-	// bringing it back to the floor first if it retired: the pallet takes
-	// the message before anything else can ask it to leave. The pallet
-	// answers the message's sender; a pallet that cannot be brought back
-	// is answered receivedPallets with the error.
+	// revivePallet hands a pallet of the coordinator's a message (an
+	// operator's adjustment), bringing it back to the floor first if it
+	// retired: the pallet takes the message before anything else can ask it
+	// to leave. The pallet answers the message's sender; a pallet that
+	// cannot be brought back is answered receivedPallets with the error.
 	revivePallet struct {
 		id   string
 		then alloc.Message

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/baconator/baconator/actors/alloc"
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
@@ -125,7 +123,6 @@ const adjustAttemptsMax = 4
 // A retired pallet is brought back to the floor for it. It answers once
 // the change is journaled.
 func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string) (inventory.PalletState, error) {
-	viaCoordinator := false
 	for range adjustAttemptsMax {
 		if err := e.Err(); err != nil {
 			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
@@ -137,20 +134,13 @@ func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string
 		if s.OnHand+delta < 0 { // on the floor or not, weight that is not there cannot be taken
 			return inventory.PalletState{}, fmt.Errorf("adjust %s by %s (on hand %s): %w", id, delta, s.OnHand, inventory.ErrBelowZero)
 		}
-		// Through the coordinator unless the pallet is on the floor: it
-		// brings a retired pallet back and hands it the adjustment before
-		// anything else, so it cannot leave again first.
-		m := &alloc.Adjust{Delta: delta, Reason: reason}
-		to := e.coordinator(s.Spec.SKU)
-		var msg any = &revivePallet{id: id, then: m}
-		if en, ok := e.pallets.get(id); ok && !viaCoordinator {
-			to, msg = en.pid, m
-		}
-		res, err := e.system.Root.RequestFuture(to, msg, apiTimeout).Result()
-		if errors.Is(err, actor.ErrDeadLetter) && !viaCoordinator {
-			viaCoordinator = true // its actor stopped as it retired: go through the coordinator
-			continue
-		}
+		// Through the coordinator: it hands the adjustment to the pallet, or
+		// brings a retired pallet back first and hands it over before
+		// anything else, so it cannot leave again first. And since the
+		// coordinator is the one that lets a retired pallet's actor go, the
+		// adjustment never meets an actor on its way out.
+		m := &revivePallet{id: id, then: &alloc.Adjust{Delta: delta, Reason: reason}}
+		res, err := e.system.Root.RequestFuture(e.coordinator(s.Spec.SKU), m, apiTimeout).Result()
 		if err != nil {
 			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
 		}
@@ -159,9 +149,8 @@ func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string
 			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, r.err)
 		case *alloc.AdjustReply:
 			if errors.Is(r.Err, alloc.ErrRetired) {
-				// It agreed to leave just before. Its coordinator hears of it
-				// before it hears from us: go again through the coordinator.
-				viaCoordinator = true
+				// It agreed to leave just before; its coordinator hears of it
+				// before it hears from us again, and brings it back.
 				continue
 			}
 			if r.Err != nil {

@@ -57,16 +57,16 @@ func (a *coordinatorActor) apply(ctx actor.Context, rd *alloc.Ready) {
 			e.orderDone()
 		}
 	}
+	if r := e.cfg.Recorder; r != nil && err == nil { // the history, before anyone is answered
+		for _, ev := range rd.Events {
+			r.Record(ev)
+		}
+	}
 	revive := slices.Clone(rd.Revive) // rd is the state machine's, until its next Step
 	a.answer(ctx, rd.Replies, err)
 	a.send(ctx, rd.Messages)
 	a.arm(ctx, rd)
 	a.logNotes(rd.Notes)
-	if r := e.cfg.Recorder; r != nil && err == nil {
-		for _, ev := range rd.Events {
-			r.Record(ev)
-		}
-	}
 	e.metrics.conflicts.Add(rd.Counters.Conflicts)
 	e.metrics.retries.Add(rd.Counters.Retries)
 	e.metrics.strikes.Add(rd.Counters.Strikes)
@@ -149,7 +149,10 @@ func (a *coordinatorActor) publishPallets(ctx actor.Context, rd *alloc.Ready, re
 	if len(gone) > 0 {
 		a.eng.pallets.retire(a.sku, gone)
 		for _, id := range gone {
-			ctx.Stop(a.pids[id])
+			// A poison pill, not a stop: what is already in its mailbox (an
+			// operator's adjustment, say) is still answered — by a pallet
+			// that has left, so the caller goes again through here.
+			ctx.Poison(a.pids[id])
 			delete(a.pids, id)
 			delete(a.entries, id)
 		}

@@ -200,10 +200,21 @@ func (j *Journal) Ledger(palletID string, after *LedgerPosition, limit int) ([]i
 // Pallet returns a pallet's checkpoint, live or retired; ok is false for a
 // pallet never received.
 func (j *Journal) Pallet(id string) (c Checkpoint, retired, ok bool, err error) {
-	if c, ok, err = j.checkpoint(liveKey(id)); ok || err != nil {
+	if c, ok, err = j.checkpoint(j.reader(), liveKey(id)); ok || err != nil {
 		return c, false, ok, err
 	}
-	v, closer, err := j.reader().Get(palletKey(id))
+	// Not on the floor: look again on one snapshot, since a pallet may move
+	// between the floor and the retired between two reads.
+	r := j.reader()
+	if db, isDB := r.(*pebble.DB); isDB {
+		snap := db.NewSnapshot()
+		defer snap.Close()
+		r = snap
+	}
+	if c, ok, err = j.checkpoint(r, liveKey(id)); ok || err != nil {
+		return c, false, ok, err
+	}
+	v, closer, err := r.Get(palletKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return c, false, false, nil
 	}
@@ -215,15 +226,15 @@ func (j *Journal) Pallet(id string) (c Checkpoint, retired, ok bool, err error) 
 	if err != nil {
 		return c, false, false, fmt.Errorf("read pallet %s: %w: %v", id, ErrCorrupt, err)
 	}
-	c, ok, err = j.checkpoint(retiredKey(spec))
+	c, ok, err = j.checkpoint(r, retiredKey(spec))
 	if err == nil && !ok {
 		err = fmt.Errorf("read pallet %s: %w: received, but neither live nor retired", id, ErrCorrupt)
 	}
 	return c, true, ok, err
 }
 
-func (j *Journal) checkpoint(key []byte) (Checkpoint, bool, error) {
-	v, closer, err := j.reader().Get(key)
+func (j *Journal) checkpoint(r pebble.Reader, key []byte) (Checkpoint, bool, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Checkpoint{}, false, nil
 	}

@@ -362,6 +362,9 @@ func (c *Coordinator) end(e ending) {
 	case e.status == inventory.StatusRejected:
 		c.reject(e.o, e.reason)
 	case e.o.cancel:
+		// It holds all it asked for and goes back: the journal keeps what
+		// it holds, with the ledger lines, until its return is done.
+		c.publish(e.o, true)
 		c.queueReturn(e.o, inventory.StatusCancelled, inventory.ReasonNone)
 	default:
 		c.finish(e.o, inventory.StatusAllocated, inventory.ReasonNone)

@@ -124,6 +124,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			t.Fatalf("%s: nothing to drop at %s", d.Pos, a)
 		}
 		s.printf("dropped: %s\n", describeLetter(w.mail[a][0]))
+		w.handLost = true
 		w.mail[a] = w.mail[a][1:]
 		if len(w.mail[a]) == 0 {
 			delete(w.mail, a)

@@ -130,13 +130,17 @@ func New(cfg Config) (*Engine, error) {
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
 	e.failStop = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
+		// Counted here, before the halt, and not when protoactor publishes
+		// its SupervisorEvent: that comes only after the decider returns,
+		// so whoever wakes on Halted could otherwise still read Failures
+		// as zero for the very panic that halted the engine.
+		e.failures.Add(1)
 		e.halt(fmt.Errorf("an actor panicked: %v", reason))
 		return actor.ResumeDirective // inert from now on: see halt
 	})
 	e.failSub = e.system.EventStream.Subscribe(func(evt any) {
 		switch ev := evt.(type) {
-		case *actor.SupervisorEvent:
-			e.failures.Add(1)
+		case *actor.SupervisorEvent: // counted by failStop, which every actor here has
 			e.log.Error("actor failed", "actor", ev.Child.String(), "reason", fmt.Sprint(ev.Reason), "directive", ev.Directive.String())
 		case *actor.DeadLetterEvent:
 			e.log.Debug("dead letter", "to", ev.PID.String(), "message", fmt.Sprintf("%T", ev.Message))
@@ -297,7 +301,9 @@ func (e *Engine) orderDone() {
 	}
 }
 
-// Failures counts actor panics seen by supervisors. Any is a bug.
+// Failures counts actor panics seen by supervisors. Any is a bug. A panic
+// is counted before the halt it causes, so once Halted is closed by one,
+// Failures already includes it.
 func (e *Engine) Failures() int64 { return e.failures.Load() }
 
 // Close stops taking orders, waits for every accepted order to reach a

@@ -189,13 +189,18 @@ func TestConnectionCap(t *testing.T) {
 	t.Run("the longest-idle connection gives way", func(t *testing.T) {
 		var conns []net.Conn
 		var readers []*bufio.Reader
-		for range capConns {
+		for i := range capConns {
 			c := dial(t, addr)
 			br := bufio.NewReader(c)
 			require.Equal(t, http.StatusOK, exchange(t, c, br, healthz).StatusCode)
 			conns, readers = append(conns, c), append(readers, br)
+			// The server lists a connection as idle only after it has
+			// written the response, on its own goroutine: the client can
+			// read the answer, and the next connection be answered and
+			// listed, first. Wait for each one, so that the idle order is
+			// the order of the exchanges.
+			waitFor(t, func() bool { return hs.conns.waitingIdle() == i+1 }, "connection idle")
 		}
-		waitFor(t, func() bool { return hs.conns.waitingIdle() == capConns }, "every connection idle")
 
 		fresh := dial(t, addr)
 		assert.Equal(t, http.StatusOK, exchange(t, fresh, bufio.NewReader(fresh), healthz).StatusCode, "a fresh client is served")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -197,23 +198,44 @@ type serverCounters struct {
 }
 
 func (c *client) counters(ctx context.Context) (serverCounters, error) {
-	code, body, _, err := c.do(ctx, http.MethodGet, "/metrics", nil)
+	m, err := c.metrics(ctx)
 	if err != nil {
 		return serverCounters{}, err
 	}
+	return serverCounters{Conflicts: m.value("baconator_conflicts_total"), Retries: m.value("baconator_retries_total"), Strikes: m.value("baconator_chaos_strikes_total")}, nil
+}
+
+// metricFamilies is a scrape of the server's /metrics.
+type metricFamilies map[string]*dto.MetricFamily
+
+// value is the first sample of a counter or gauge, or 0 if the server
+// does not export it (process metrics exist only where procfs does).
+func (m metricFamilies) value(name string) float64 {
+	f, ok := m[name]
+	if !ok || len(f.Metric) == 0 {
+		return 0
+	}
+	switch x := f.Metric[0]; {
+	case x.Counter != nil:
+		return x.Counter.GetValue()
+	case x.Gauge != nil:
+		return x.Gauge.GetValue()
+	}
+	return 0
+}
+
+func (c *client) metrics(ctx context.Context) (metricFamilies, error) {
+	code, body, _, err := c.do(ctx, http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
 	if code != http.StatusOK {
-		return serverCounters{}, fmt.Errorf("/metrics answered %d", code)
+		return nil, fmt.Errorf("/metrics answered %d", code)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
-		return serverCounters{}, fmt.Errorf("parse /metrics: %w", err)
+		return nil, fmt.Errorf("parse /metrics: %w", err)
 	}
-	value := func(name string) float64 {
-		if f, ok := families[name]; ok && len(f.Metric) > 0 && f.Metric[0].Counter != nil {
-			return f.Metric[0].Counter.GetValue()
-		}
-		return 0
-	}
-	return serverCounters{Conflicts: value("baconator_conflicts_total"), Retries: value("baconator_retries_total"), Strikes: value("baconator_chaos_strikes_total")}, nil
+	return families, nil
 }

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/components"
@@ -51,7 +52,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 	page := components.NewPage()
 	page.PageTitle = "Baconator load run"
-	page.AddCharts(throughput, latency, outcomes)
+	page.AddCharts(throughput, latency, serverChart(r, tooltip, legend), outcomes)
 	page.ClearPresetJSAssets() // after AddCharts, which merges each chart's CDN tag in
 	page.AddCustomizedHeaders("<script>" + echartsJS + "</script>")
 	return page.Render(w)
@@ -63,3 +64,35 @@ func auditLine(r *Report) string {
 	}
 	return "audit: FAILED"
 }
+
+// serverChart plots the server's resident memory and Go heap over the run
+// (what a soak is for: both should level off, not climb) and the cores it
+// kept busy, on a second axis.
+func serverChart(r *Report, global ...charts.GlobalOpts) *charts.Line {
+	t := make([]string, len(r.Server))
+	rss := make([]opts.LineData, len(r.Server))
+	heap := make([]opts.LineData, len(r.Server))
+	cores := make([]opts.LineData, len(r.Server))
+	for i, s := range r.Server {
+		t[i] = fmt.Sprintf("%.0fs", s.T)
+		rss[i], heap[i] = opts.LineData{Value: round1(s.RSSBytes / mib)}, opts.LineData{Value: round1(s.HeapBytes / mib)}
+		if i > 0 && s.T > r.Server[i-1].T {
+			cores[i] = opts.LineData{Value: round1((s.CPUSeconds - r.Server[i-1].CPUSeconds) / (s.T - r.Server[i-1].T))}
+		}
+	}
+	subtitle := "read from the server's /metrics every second"
+	if warm, end, ok := r.MemoryDrift(); ok {
+		subtitle = fmt.Sprintf("RSS %.1f MiB at %.0fs, %.1f MiB at the end (%+.1f%%)", warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(global,
+		charts.WithTitleOpts(opts.Title{Title: "Server memory and CPU", Subtitle: subtitle}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "MiB"}))...)
+	line.ExtendYAxis(opts.YAxis{Name: "cores", Position: "right"})
+	line.SetXAxis(t).
+		AddSeries("resident (RSS)", rss).AddSeries("Go heap in use", heap).
+		AddSeries("CPU (cores)", cores, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1}))
+	return line
+}
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }

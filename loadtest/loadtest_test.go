@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,21 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			require.NoError(t, r.WriteHTML(&page))
 			assert.NotContains(t, page.String(), "<script src=", "the page is self-contained")
 			assert.True(t, strings.Contains(page.String(), "Orders per second"))
+			assert.Contains(t, page.String(), "Server memory and CPU")
+
+			// The server is sampled through the run and once at its end,
+			// from its own /metrics (this one is in this process).
+			require.NotEmpty(t, r.Server)
+			last := r.Server[len(r.Server)-1]
+			assert.GreaterOrEqual(t, last.T, r.WallSeconds, "the last sample is taken once the run has ended")
+			assert.Positive(t, last.HeapBytes)
+			assert.Positive(t, last.Goroutines)
+			if runtime.GOOS == "linux" { // process metrics come from procfs
+				_, end, ok := r.MemoryDrift()
+				require.True(t, ok)
+				assert.Positive(t, end.RSSBytes)
+				assert.Contains(t, text.String(), "server memory: RSS")
+			}
 		})
 	}
 	t.Run("open loop against a full intake counts 429s as throttled, not failed", func(t *testing.T) {
@@ -221,4 +237,28 @@ func startServer(t *testing.T, chaos time.Duration, mutate ...func(*actors.Confi
 		require.Zero(t, eng.Failures())
 	})
 	return srv.URL
+}
+
+// TestMemoryDriftComparesTheWarmServerWithItsEnd: a soak judges memory
+// from a minute in (start-up allocations are not growth) to the end.
+func TestMemoryDriftComparesTheWarmServerWithItsEnd(t *testing.T) {
+	r := &Report{}
+	_, _, ok := r.MemoryDrift()
+	assert.False(t, ok, "no samples")
+	r.Server = []ServerSample{{T: 0, RSSBytes: 10 * mib}, {T: 1}} // a server without procfs
+	_, _, ok = r.MemoryDrift()
+	assert.False(t, ok)
+
+	r.Server = []ServerSample{{T: 0, RSSBytes: 10 * mib}, {T: 30, RSSBytes: 40 * mib}, {T: 61, RSSBytes: 50 * mib}, {T: 600, RSSBytes: 52 * mib}}
+	warm, end, ok := r.MemoryDrift()
+	require.True(t, ok)
+	assert.Equal(t, 61.0, warm.T)
+	assert.Equal(t, 600.0, end.T)
+	var text bytes.Buffer
+	r.writeServerText(&text)
+	assert.Contains(t, text.String(), "RSS 50.0 MiB at 61s, 52.0 MiB at the end (+4.0%)")
+
+	r.Server = r.Server[:2] // shorter than a minute: from the first sample
+	warm, _, _ = r.MemoryDrift()
+	assert.Zero(t, warm.T)
 }

@@ -38,6 +38,9 @@ type Report struct {
 	Errors              []string    `json:"errors,omitempty"`
 	Audit               AuditResult `json:"audit"`
 	Timeline            []Second    `json:"timeline"`
+	// Server is the server's memory and CPU, read from its /metrics every
+	// second of the run and once at its end.
+	Server []ServerSample `json:"server"`
 }
 
 // Second is one second of the run.
@@ -100,7 +103,9 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)
 	fmt.Fprintf(w, "  accepted %d (%.0f/s)   throttled (429) %d   failed %d   unfinished %d\n", r.Accepted, r.AcceptPerSec, r.Throttled, r.Failed, r.Unfinished)
 	fmt.Fprintf(w, "  allocated %d   rejected %d   cancelled %d   completed %.0f/s\n", r.Allocated, r.Rejected, r.Cancelled, r.CompletedPerSec)
-	fmt.Fprintf(w, "  server: %.0f conflicts, %.0f retries, %.0f chaos strikes during the run\n\n", r.Conflicts, r.Retries, r.ChaosStrikes)
+	fmt.Fprintf(w, "  server: %.0f conflicts, %.0f retries, %.0f chaos strikes during the run\n", r.Conflicts, r.Retries, r.ChaosStrikes)
+	r.writeServerText(w)
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  latency (ms)     p50      p90      p99    p99.9      max\n")
 	for _, l := range []struct {
 		name string

@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	st := newStats(time.Now())
+	stopSampling := sampleServer(c, st.start)
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
 	var followers sync.WaitGroup
@@ -170,6 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	end := time.Now()
 	stopProgress()
+	server := stopSampling()
 
 	// The run may have been interrupted (Ctrl-C): the report and the audit
 	// still get their own bounded time.
@@ -184,7 +186,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	snap.ChaosQuiet = after.Strikes == before.Strikes
-	return buildReport(cfg, st, sendEnd, end, before, after, Audit(snap)), nil
+	r := buildReport(cfg, st, sendEnd, end, before, after, Audit(snap))
+	r.Server = server
+	return r, nil
 }
 
 // closedLoop runs Concurrency clients, each placing an order and

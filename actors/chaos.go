@@ -61,6 +61,12 @@ func (a *chaosActor) strike(ctx actor.Context) {
 		delta++ // a strike always changes something: [-max, -1] ∪ [1, max]
 	}
 	// Fire and forget, like a scale: the pallet reports the change to its
-	// coordinator, which logs the strike.
-	ctx.Send(target.pid, &alloc.Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true})
+	// coordinator, which logs the strike. A pallet with no actor yet gets
+	// one from its coordinator, which passes the strike on.
+	adjust := &alloc.Adjust{Delta: delta, Reason: inventory.ReasonChaos, Clamp: true}
+	if pid := target.pid.Load(); pid != nil {
+		ctx.Send(pid, adjust)
+		return
+	}
+	ctx.Send(a.eng.route(a.cfg.SKU), &strikePallet{id: target.spec.ID, adjust: adjust})
 }

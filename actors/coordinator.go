@@ -22,8 +22,8 @@ type coordinatorActor struct {
 	sku     string
 	sm      *alloc.Coordinator
 	log     *slog.Logger
-	pids    map[string]*actor.PID // its pallets' actors
-	entries map[string]*palletEntry
+	pids    map[string]*actor.PID   // its pallets' actors, started on first need
+	entries map[string]*palletEntry // its pallets on the floor
 	timers  selfTimers
 	batch   journal.Batch      // reused for every commit
 	arrived alloc.OrderArrived // reused: Step copies what it keeps
@@ -63,17 +63,17 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 		}
 		in = &alloc.CancelRequested{Order: o, Reply: ctx.Sender()}
 	case *receivePallets:
-		in = a.spawn(ctx, m)
+		in = a.arrive(ctx, m)
 	case *flushPallet:
-		if pid := a.pids[m.id]; pid != nil {
+		if pid := a.pids[m.id]; pid != nil { // an idle pallet has nothing in flight
 			ctx.RequestWithCustomSender(pid, &Flush{}, ctx.Sender())
 		} else {
 			ctx.Respond(&Flushed{})
 		}
 		return
 	case *revivePallet:
-		if pid := a.pids[m.id]; pid != nil { // on the floor, or on its way back
-			ctx.RequestWithCustomSender(pid, m.then, ctx.Sender())
+		if a.entries[m.id] != nil { // on the floor, or on its way back
+			ctx.RequestWithCustomSender(a.pid(ctx, m.id), m.then, ctx.Sender())
 			return
 		}
 		var err error
@@ -82,6 +82,18 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.RequestWithCustomSender(a.pids[m.id], m.then, ctx.Sender()) // before anything the state machine says
+	case *palletPID:
+		var pid *actor.PID
+		if a.entries[m.id] != nil {
+			pid = a.pid(ctx, m.id)
+		}
+		ctx.Respond(pid)
+		return
+	case *strikePallet:
+		if a.entries[m.id] != nil { // else it left the floor since chaos looked
+			ctx.Send(a.pid(ctx, m.id), m.adjust)
+		}
+		return
 	case *timerFired:
 		in = &alloc.TimerFired{ID: m.id}
 	case *Flush:
@@ -97,21 +109,41 @@ func (a *coordinatorActor) Receive(ctx actor.Context) {
 	a.apply(ctx, a.sm.Step(time.Now().UTC(), in))
 }
 
-// spawn starts an actor for each arriving pallet (they are durable
-// already) and turns the receipt into the state machine's input; the
-// pallets are listed for reads once the state machine has taken them in.
-func (a *coordinatorActor) spawn(ctx actor.Context, m *receivePallets) alloc.Input {
+// arrive takes in arriving pallets (they are durable already) and turns
+// the receipt into the state machine's input; the pallets are listed for
+// reads once the state machine has taken them in. None gets an actor yet.
+func (a *coordinatorActor) arrive(ctx actor.Context, m *receivePallets) alloc.Input {
 	in := &alloc.PalletsArrived{Recovered: m.recovered, Reply: ctx.Sender(), Pallets: make([]inventory.PalletState, len(m.pallets))}
 	for i, p := range m.pallets {
 		s := p.State()
 		en := m.entries[i]
 		en.state.Store(&s)
 		en.durable.Store(&s)
-		id := s.Spec.ID
-		a.pids[id], a.entries[id] = ctx.Spawn(newPalletProps(a.eng, p, 0, ctx.Self(), en)), en
+		a.entries[s.Spec.ID] = en
 		in.Pallets[i] = s
 	}
 	return in
+}
+
+// pid is the actor of one of the coordinator's pallets on the floor,
+// started the first time anything is sent to it. A warehouse holds far
+// more pallets than are ever touched at once — FEFO and chaos work the
+// head of each SKU — and an idle one costs only its books, its place in
+// the FEFO view and its registry entry; an actor (mailbox, context,
+// process) would triple that. Until its actor starts nothing can have
+// changed the pallet (every change is made by its actor), so its state is
+// the one it arrived with, which its entry holds. Once started, an actor
+// stays until its pallet retires.
+func (a *coordinatorActor) pid(ctx actor.Context, id string) *actor.PID {
+	if pid, ok := a.pids[id]; ok {
+		return pid
+	}
+	en := a.entries[id]
+	s := en.state.Load()
+	pid := ctx.Spawn(newPalletProps(a.eng, inventory.RestoreState(s.Spec, s.OnHand, s.Version), 0, ctx.Self(), en))
+	a.pids[id] = pid
+	en.pid.Store(pid)
+	return pid
 }
 
 // current is the order a cancel is about, as it stands: its record while
@@ -154,8 +186,9 @@ func (a *coordinatorActor) revive(ctx actor.Context, r alloc.Revival, reply any)
 	en := entries[0]
 	en.state.Store(&s)
 	en.durable.Store(&s)
-	a.pids[r.PalletID] = ctx.Spawn(newPalletProps(a.eng, p, r.ReturnFloor, ctx.Self(), en))
-	a.entries[r.PalletID] = en
+	pid := ctx.Spawn(newPalletProps(a.eng, p, r.ReturnFloor, ctx.Self(), en))
+	a.pids[r.PalletID], a.entries[r.PalletID] = pid, en
+	en.pid.Store(pid)
 	return &alloc.PalletsArrived{Pallets: []inventory.PalletState{s}, Revived: true, Reply: reply}, nil
 }
 
@@ -170,6 +203,8 @@ func (a *coordinatorActor) inert(ctx actor.Context) {
 		ctx.Respond(&receivedPallets{err: err})
 	case *Flush:
 		ctx.Respond(&Flushed{})
+	case *palletPID:
+		ctx.Respond(a.pids[m.id]) // none is started any more
 	case *actor.Stopping:
 		a.timers.stopAll()
 	}
@@ -179,11 +214,11 @@ func (a *coordinatorActor) inert(ctx actor.Context) {
 // chain with its links' addresses filled in so pallets can pass it on.
 func (a *coordinatorActor) send(ctx actor.Context, envs []alloc.Envelope) {
 	for _, env := range envs {
-		pid := a.pids[env.Pallet]
+		pid := a.pid(ctx, env.Pallet)
 		switch m := env.Msg.(type) {
 		case *alloc.ConfirmChain:
 			for i := range m.Links {
-				m.Links[i].Addr = a.pids[m.Links[i].PalletID]
+				m.Links[i].Addr = a.pid(ctx, m.Links[i].PalletID)
 			}
 			m.ReplyTo = ctx.Self()
 			ctx.Send(pid, m)

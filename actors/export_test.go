@@ -11,13 +11,17 @@ import (
 
 // Test-only access to the engine's insides, without widening its API.
 
-// palletPID returns the PID of a pallet actor.
+// palletPID returns the PID of a pallet's actor, started if it had none.
 func (e *Engine) palletPID(id string) *actor.PID {
 	en, ok := e.pallets.get(id)
 	if !ok {
 		return nil
 	}
-	return en.pid
+	res, err := e.system.Root.RequestFuture(e.route(en.spec.SKU), &palletPID{id: id}, apiTimeout).Result()
+	if err != nil {
+		panic(err)
+	}
+	return res.(*actor.PID)
 }
 
 // strikeNow applies a chaos strike to a pallet and waits for it.

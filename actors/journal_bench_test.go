@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +173,56 @@ func writeHistory(b *testing.B, j *journal.Journal, pallets, orders int) []inven
 		commit()
 	}
 	return specs
+}
+
+// BenchmarkIdlePallets measures what pallets on the floor cost while
+// nothing touches them — their books, their places in the FEFO view, their
+// registry entries, no actors: the live heap of a journaled engine holding
+// 200,000 of them (the journal's write buffers and the pallets' strings
+// included, the benchmark's own copies not), in all and per pallet.
+//
+//	go test -run '^$' -bench '^BenchmarkIdlePallets$' -benchtime 1x ./actors/
+func BenchmarkIdlePallets(b *testing.B) {
+	const pallets = 200_000
+	for b.Loop() {
+		before := liveHeap()
+		j, err := journal.Open(b.TempDir(), journal.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Chaos.Interval = 0
+		cfg.Journal = j
+		e, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Recover(); err != nil {
+			b.Fatal(err)
+		}
+		specs, err := seed.Synthetic{Count: pallets, Seed: 1, Now: time.Now()}.Pallets(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.ReceivePallets(specs); err != nil {
+			b.Fatal(err)
+		}
+		// A step more, so the coordinator lets go of the receipt's output.
+		if _, err := e.system.Root.RequestFuture(e.route(inventory.DefaultSKU), &Flush{}, apiTimeout).Result(); err != nil {
+			b.Fatal(err)
+		}
+		held := liveHeap() - before
+		b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(held)/pallets, "heap-B/pallet")
+		_ = e.Close(context.Background())
+		_ = j.Close()
+	}
+}
+
+// liveHeap is the heap's live bytes, after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

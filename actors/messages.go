@@ -24,6 +24,18 @@ type Flushed struct{}
 // pallet on its way out (a pallet gone answers at once).
 type flushPallet struct{ id string }
 
+// palletPID asks a coordinator for one of its pallets' actor, started if
+// it had none; it answers the *actor.PID, or nil for a pallet not on its
+// floor. Tests use it to talk to a pallet directly.
+type palletPID struct{ id string }
+
+// strikePallet passes a chaos strike to a pallet that had no actor when
+// chaos picked it; one that has left the floor since is not struck.
+type strikePallet struct {
+	id     string
+	adjust *alloc.Adjust
+}
+
 // Messages the engine sends to a coordinator.
 type (
 	placeOrder struct{ rec *orderRecord }

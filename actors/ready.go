@@ -152,8 +152,10 @@ func (a *coordinatorActor) publishPallets(ctx actor.Context, rd *alloc.Ready, re
 			// A poison pill, not a stop: what is already in its mailbox (an
 			// operator's adjustment, say) is still answered — by a pallet
 			// that has left, so the caller goes again through here.
-			ctx.Poison(a.pids[id])
-			delete(a.pids, id)
+			if pid := a.pids[id]; pid != nil {
+				ctx.Poison(pid)
+				delete(a.pids, id)
+			}
 			delete(a.entries, id)
 		}
 	}
@@ -189,9 +191,8 @@ func (a *coordinatorActor) answer(ctx actor.Context, replies []alloc.Reply, err 
 // list makes received pallets visible to reads, in FEFO order.
 func (a *coordinatorActor) list(ids []string) {
 	entries := make([]*palletEntry, len(ids))
-	pids := make([]*actor.PID, len(ids))
 	for i, id := range ids {
-		entries[i], pids[i] = a.entries[id], a.pids[id]
+		entries[i] = a.entries[id]
 	}
-	a.eng.pallets.list(a.sku, entries, pids)
+	a.eng.pallets.list(a.sku, entries)
 }

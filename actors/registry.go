@@ -10,14 +10,16 @@ import (
 	"github.com/baconator/baconator/inventory"
 )
 
-// palletEntry is the registry's handle on one pallet actor: its PID, the
-// latest snapshot the actor published (live: ahead of the journal, holds
-// included, for the engine's own helpers) and the latest durable one (what
-// the journal holds, published by the coordinator after each commit: the
-// only state clients are shown).
+// palletEntry is the registry's handle on one pallet on the floor: its
+// actor's PID once it has one (an idle pallet has none: see
+// coordinatorActor.pid), the latest snapshot the actor published (live:
+// ahead of the journal, holds included, for the engine's own helpers) and
+// the latest durable one (what the journal holds, published by the
+// coordinator after each commit: the only state clients are shown).
 type palletEntry struct {
-	pid     *actor.PID
 	spec    inventory.PalletSpec
+	listed  bool // visible to reads; guarded by the registry's lock
+	pid     atomic.Pointer[actor.PID]
 	state   atomic.Pointer[inventory.PalletState]
 	durable atomic.Pointer[inventory.PalletState]
 }
@@ -122,13 +124,12 @@ func (r *palletRegistry) unclaim(entries []*palletEntry) {
 	}
 }
 
-// list gives claimed entries their actors' PIDs and makes them visible in
-// FEFO listings.
-func (r *palletRegistry) list(sku string, entries []*palletEntry, pids []*actor.PID) {
+// list makes claimed entries visible, in FEFO listings.
+func (r *palletRegistry) list(sku string, entries []*palletEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, e := range entries {
-		e.pid = pids[i]
+	for _, e := range entries {
+		e.listed = true
 	}
 	byFEFO := func(a, b *palletEntry) int { return inventory.FEFOCompare(&a.spec, &b.spec) }
 	l := r.bySKU[sku]
@@ -177,7 +178,7 @@ func (r *palletRegistry) get(id string) (*palletEntry, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e, ok := r.byID[id]
-	return e, ok && e.pid != nil && e.durable.Load() != nil
+	return e, ok && e.listed && e.durable.Load() != nil
 }
 
 // snapshot returns the shown states of sku's pallets in FEFO order; an

@@ -37,7 +37,7 @@ func (s *sweeper) Receive(ctx actor.Context) {
 		s.timers.after(ctx, 0, s.interval(), &sweepTick{})
 	case *sweepTick:
 		for _, e := range s.eng.pallets.holding() {
-			ctx.Send(e.pid, &alloc.ExpireHolds{})
+			ctx.Send(e.pid.Load(), &alloc.ExpireHolds{}) // a pallet with holds has an actor
 		}
 		s.timers.after(ctx, 0, s.interval(), &sweepTick{})
 	case *actor.Stopping:

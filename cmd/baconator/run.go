@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -258,6 +259,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		}
 		return err
 	}
+	// Recovery and seeding build their inputs in bulk (every checkpoint
+	// read, every receipt batched) and then hold only what is live: hand
+	// that garbage back now rather than over the runtime's next minutes,
+	// so a warehouse's resident memory is what it holds, from the start.
+	debug.FreeOSMemory()
 	api.SetReady()
 
 	select {

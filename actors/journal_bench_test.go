@@ -2,14 +2,18 @@ package actors
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
+	"github.com/baconator/baconator/journal/journaltest"
 	"github.com/baconator/baconator/seed"
 )
 
@@ -77,33 +81,52 @@ func benchIntake(b *testing.B, specs []inventory.PalletSpec, j *journal.Journal)
 	}
 }
 
-// BenchmarkRecovery times recovery of a warehouse of 2,000 pallets after
-// histories of growing length: every order accepted, allocated (a ledger
-// line and a checkpoint) and ended. Recovery reads the live pallets'
-// checkpoints and the unfinished orders, never the history, so its time
-// must not grow with it.
+var (
+	recoveryOrders  = flag.String("recovery.orders", "10000,100000,1000000", "BenchmarkRecovery: history lengths, comma-separated")
+	recoveryPallets = flag.Int("recovery.pallets", 2000, "BenchmarkRecovery: pallets on the floor")
+)
+
+// BenchmarkRecovery times a restart — the journal opened, the engine
+// recovered, ready for orders — after histories of growing length: every
+// order accepted, allocated (a ledger line and a checkpoint) and ended.
+// Recovery reads the live pallets' checkpoints and the unfinished orders,
+// never the history, so its time must not grow with it. The journal is
+// closed cleanly between restarts (its write buffer flushed); after a crash
+// a start replays at most one write buffer of log (64 MiB) first.
 //
-//	go test -run '^$' -bench '^BenchmarkRecovery$' -benchtime 5x ./actors/
+//	go test -run '^$' -bench '^BenchmarkRecovery$' -benchtime 20x ./actors/
+//	go test -run '^$' -bench '^BenchmarkRecovery$' -benchtime 20x -timeout 1h ./actors/ -recovery.orders 10000000
+//	go test -run '^$' -bench '^BenchmarkRecovery$' -benchtime 20x ./actors/ -recovery.orders 1000000 -recovery.pallets 200000
 func BenchmarkRecovery(b *testing.B) {
-	for _, orders := range []int{10_000, 100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("orders=%d", orders), func(b *testing.B) {
+	for _, field := range strings.Split(*recoveryOrders, ",") {
+		orders, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			b.Fatalf("-recovery.orders: %v", err)
+		}
+		b.Run(fmt.Sprintf("pallets=%d/orders=%d", *recoveryPallets, orders), func(b *testing.B) {
 			dir := b.TempDir()
 			j, err := journal.Open(dir, journal.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			specs := writeHistory(b, j, 2000, orders)
+			specs, err := journaltest.History{Pallets: *recoveryPallets, Orders: orders}.Write(j)
+			if err != nil {
+				b.Fatal(err)
+			}
 			if err := j.Close(); err != nil {
 				b.Fatal(err)
 			}
 			cfg := DefaultConfig()
 			cfg.Chaos.Interval = 0
+			var opening time.Duration
 			b.ResetTimer()
 			for b.Loop() {
+				began := time.Now()
 				j, err := journal.Open(dir, journal.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
+				opening += time.Since(began)
 				cfg.Journal = j
 				e, err := New(cfg)
 				if err != nil {
@@ -116,63 +139,14 @@ func BenchmarkRecovery(b *testing.B) {
 				if r.Pallets != len(specs) || r.Redriven != 0 {
 					b.Fatalf("recovered %+v", r)
 				}
+				b.StopTimer()
 				_ = e.Close(context.Background())
 				_ = j.Close()
+				b.StartTimer()
 			}
+			b.ReportMetric(float64(opening.Microseconds())/1000/float64(b.N), "open-ms/op")
 		})
 	}
-}
-
-// writeHistory writes, straight to a journal, a warehouse of pallets
-// synthetic pallets and orders 1-lb orders, each accepted, then allocated
-// from one pallet and ended, as the engine would have written them, in
-// batches of historyBatchOrders. It returns the pallets.
-func writeHistory(b *testing.B, j *journal.Journal, pallets, orders int) []inventory.PalletSpec {
-	b.Helper()
-	const historyBatchOrders = 2000
-	specs, err := seed.Synthetic{Count: pallets, Seed: 1, Now: time.Now()}.Pallets(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	var batch journal.Batch
-	commit := func() {
-		if err := j.Commit(&batch); err != nil {
-			b.Fatal(err)
-		}
-		batch.Reset()
-	}
-	for _, s := range specs {
-		batch.PutPallet(s)
-	}
-	commit()
-	versions := make([]int64, pallets)
-	onHand := make([]inventory.CentiLbs, pallets)
-	for i, s := range specs {
-		versions[i], onHand[i] = 1, s.Weight
-	}
-	start := time.Now().UTC().Add(-time.Duration(orders) * time.Millisecond)
-	for first := 0; first < orders; first += historyBatchOrders {
-		last := min(first+historyBatchOrders, orders)
-		for i := first; i < last; i++ {
-			at := start.Add(time.Duration(i) * time.Millisecond)
-			o := inventory.Order{Request: inventory.OrderRequest{ID: fmt.Sprintf("o-%08d", i), Customer: fmt.Sprintf("customer-%d", i%100), SKU: inventory.DefaultSKU, Amount: 1, CreatedAt: at},
-				Status: inventory.StatusQueued, AcceptedAt: at}
-			batch.PutOrder(o, "")
-			p := i % pallets
-			if onHand[p] == 0 {
-				p = (p + 1) % pallets
-			}
-			versions[p]++
-			onHand[p]--
-			batch.AppendLedger(specs[p].ID, 0, inventory.LedgerEntry{At: at, Kind: inventory.LedgerAllocated, Lbs: -1, OrderID: o.Request.ID, Version: versions[p]})
-			batch.Checkpoint(journal.Checkpoint{Spec: specs[p], OnHand: onHand[p], Version: versions[p]})
-			o.Status, o.CompletedAt = inventory.StatusAllocated, at
-			o.Allocations = []inventory.Allocation{{PalletID: specs[p].ID, Lot: specs[p].Lot, Supplier: specs[p].Supplier, Lbs: 1, Expires: specs[p].Expires, Received: specs[p].Received}}
-			batch.PutOrder(o, inventory.StatusQueued)
-		}
-		commit()
-	}
-	return specs
 }
 
 // BenchmarkIdlePallets measures what pallets on the floor cost while

@@ -25,14 +25,16 @@ func (b *Batch) PutOrder(o inventory.Order, was inventory.Status) {
 	code := statusCode(o.Status)
 	if was == "" {
 		b.put(byAcceptedKey(o), []byte{})
-		b.put(byCustomerKey(o), []byte{})
-		b.put(bySKUKey(o), []byte{})
+		b.put(byCustomerKey(o), byCustomerValue(code, o))
+		b.put(bySKUKey(o), bySKUValue(code))
 		b.put(byStatusKey(code, o), []byte{})
 		return
 	}
 	if old := statusCode(was); old != code {
 		b.del(byStatusKey(old, o))
 		b.put(byStatusKey(code, o), []byte{})
+		b.put(byCustomerKey(o), byCustomerValue(code, o))
+		b.put(bySKUKey(o), bySKUValue(code))
 	}
 }
 

@@ -30,8 +30,8 @@ const (
 	kindLive       = 'P' // P + pallet id → checkpoint of a pallet on the floor
 	kindRetired    = 'R' // R + sku + 0 + expires (8) + received (8) + pallet id → checkpoint of a retired pallet, FEFO order per SKU
 	kindByAccepted = 'a' // a + accepted (8) + order id → ""
-	kindByCustomer = 'c' // c + uvarint(len customer) + customer + accepted (8) + order id → ""
-	kindBySKU      = 'k' // k + uvarint(len sku) + sku + accepted (8) + order id → ""
+	kindByCustomer = 'c' // c + uvarint(len customer) + customer + accepted (8) + order id → status code + sku
+	kindBySKU      = 'k' // k + uvarint(len sku) + sku + accepted (8) + order id → status code
 	kindByStatus   = 's' // s + status code + accepted (8) + order id → ""
 )
 
@@ -146,6 +146,15 @@ func byCustomerKey(o inventory.Order) []byte {
 func bySKUKey(o inventory.Order) []byte {
 	return append(appendTime(appendString([]byte{kindBySKU}, o.Request.SKU), o.AcceptedAt), o.Request.ID...)
 }
+
+// The customer and SKU indexes carry what a listing filters on besides
+// them (the status, and the customer index the SKU), so a page with two
+// filters walks one index without reading the orders it passes over.
+func byCustomerValue(code byte, o inventory.Order) []byte {
+	return append([]byte{code}, o.Request.SKU...)
+}
+
+func bySKUValue(code byte) []byte { return []byte{code} }
 
 func byStatusKey(code byte, o inventory.Order) []byte {
 	return append(appendTime([]byte{kindByStatus, code}, o.AcceptedAt), o.Request.ID...)

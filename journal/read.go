@@ -103,16 +103,18 @@ func (j *Journal) Orders(q OrderQuery) ([]inventory.Order, *OrderPosition, error
 		k := it.Key()
 		pos := OrderPosition{AcceptedAt: readTime(k[len(prefix):]), ID: string(k[len(prefix)+8:])}
 		scanned = &pos
-		o, ok, err := j.Order(pos.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ok && q.matches(o) {
-			if len(page) == q.Limit {
-				return page, last, nil // one more exists: the page is not the last
+		if q.indexed(prefix[0], it.Value()) {
+			o, ok, err := j.Order(pos.ID)
+			if err != nil {
+				return nil, nil, err
 			}
-			page = append(page, o)
-			last = &pos
+			if ok && q.matches(o) {
+				if len(page) == q.Limit {
+					return page, last, nil // one more exists: the page is not the last
+				}
+				page = append(page, o)
+				last = &pos
+			}
 		}
 		if q.Desc {
 			valid = it.Prev()
@@ -139,6 +141,19 @@ func (j *Journal) orderIndex(q OrderQuery) []byte {
 		return []byte{kindByStatus, code}
 	}
 	return []byte{kindByAccepted}
+}
+
+// indexed reports whether an entry of the index of kind may match q by
+// what the entry carries (see byCustomerValue); only those are read. An
+// entry that carries nothing may match.
+func (q *OrderQuery) indexed(kind byte, v []byte) bool {
+	if len(v) == 0 || (kind != kindByCustomer && kind != kindBySKU) {
+		return true
+	}
+	if q.Status != "" && v[0] != statusCode(q.Status) {
+		return false
+	}
+	return kind != kindByCustomer || q.SKU == "" || string(v[1:]) == q.SKU
 }
 
 func (q *OrderQuery) matches(o inventory.Order) bool {

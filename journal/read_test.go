@@ -99,6 +99,18 @@ func TestOrdersArePagedByIndex(t *testing.T) {
 		{"customer and status", journal.OrderQuery{Customer: "cust-0", Status: inventory.StatusAllocated}, func(o inventory.Order) bool {
 			return o.Request.Customer == "cust-0" && o.Status == inventory.StatusAllocated
 		}},
+		{"sku and status", journal.OrderQuery{SKU: "beef", Status: inventory.StatusAllocated}, func(o inventory.Order) bool {
+			return o.Request.SKU == "beef" && o.Status == inventory.StatusAllocated
+		}},
+		{"customer and sku", journal.OrderQuery{Customer: "cust-1", SKU: "pork"}, func(o inventory.Order) bool {
+			return o.Request.Customer == "cust-1" && o.Request.SKU == "pork"
+		}},
+		{"customer, sku and a status that moved", journal.OrderQuery{Customer: "cust-1", SKU: "beef", Status: inventory.StatusRejected}, func(o inventory.Order) bool {
+			return o.Request.Customer == "cust-1" && o.Request.SKU == "beef" && o.Status == inventory.StatusRejected
+		}},
+		{"customer and unfinished", journal.OrderQuery{Customer: "cust-2", Status: inventory.StatusQueued}, func(o inventory.Order) bool {
+			return o.Request.Customer == "cust-2" && !o.Status.Terminal()
+		}},
 		{"since and until", journal.OrderQuery{Since: t0.Add(5 * time.Second), Until: t0.Add(12 * time.Second)}, func(o inventory.Order) bool {
 			return !o.AcceptedAt.Before(t0.Add(5*time.Second)) && o.AcceptedAt.Before(t0.Add(12*time.Second))
 		}},

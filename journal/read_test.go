@@ -111,6 +111,7 @@ func TestOrdersArePagedByIndex(t *testing.T) {
 		{"customer and unfinished", journal.OrderQuery{Customer: "cust-2", Status: inventory.StatusQueued}, func(o inventory.Order) bool {
 			return o.Request.Customer == "cust-2" && !o.Status.Terminal()
 		}},
+		{"since after until", journal.OrderQuery{Since: t0.Add(12 * time.Second), Until: t0.Add(5 * time.Second)}, func(inventory.Order) bool { return false }},
 		{"since and until", journal.OrderQuery{Since: t0.Add(5 * time.Second), Until: t0.Add(12 * time.Second)}, func(o inventory.Order) bool {
 			return !o.AcceptedAt.Before(t0.Add(5*time.Second)) && o.AcceptedAt.Before(t0.Add(12*time.Second))
 		}},

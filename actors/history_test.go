@@ -65,11 +65,9 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 	cfg := testConfig(seed)
 	cfg.Recorder = rec
 	cfg.BatchOrdersMax = 1 + rng.IntN(32)
-	// Most histories keep the default conflict budget, and then chaos every
-	// millisecond must never cost an order its allocation; one in four
-	// runs on a budget of 0 or 1 to exercise contention rejections too.
-	tightBudget := rng.IntN(4) == 0
-	if tightBudget {
+	// Most histories keep the default conflict budget; one in four runs on
+	// a budget of 0 or 1 to exercise contention rejections too.
+	if rng.IntN(4) == 0 {
 		cfg.RetryAttemptsMax = rng.IntN(2)
 	}
 	cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 3, SKU: "pork"}
@@ -160,10 +158,15 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 		}
 	}
 	checkAgainstModel(t, e, m)
-	if !tightBudget {
-		for id := range requests {
-			o, _ := e.Order(id)
-			assert.NotEqual(t, inventory.ReasonContention, o.Reason,
+	// Whatever the budget, an order is rejected for contention only once
+	// its own reservations were refused more times than the budget allows:
+	// never for other orders' conflicts (cut batches re-plan uncharged).
+	// How often chaos every millisecond wins that race depends on the
+	// machine's speed, so the count is not asserted, only the charge.
+	for id := range requests {
+		o, _ := e.Order(id)
+		if o.Reason == inventory.ReasonContention {
+			assert.Greater(t, o.Conflicts, cfg.RetryAttemptsMax,
 				"order %s rejected for contention after %d conflicts of its own (budget %d)", id, o.Conflicts, cfg.RetryAttemptsMax)
 		}
 	}

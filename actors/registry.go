@@ -45,29 +45,43 @@ func (e *palletEntry) shown() (inventory.PalletState, bool) {
 type palletRegistry struct {
 	mu      sync.RWMutex
 	byID    map[string]*palletEntry
-	bySKU   map[string][]*palletEntry // FEFO order
+	bySKU   map[string][]*palletEntry // FEFO order, retired entries among them until compacted
+	gone    map[string]int            // by SKU: retired entries still in bySKU
 	retired map[string]int64          // by SKU: pallets that left the floor
 }
 
 func newPalletRegistry() *palletRegistry {
-	return &palletRegistry{byID: map[string]*palletEntry{}, bySKU: map[string][]*palletEntry{}, retired: map[string]int64{}}
+	return &palletRegistry{byID: map[string]*palletEntry{}, bySKU: map[string][]*palletEntry{}, gone: map[string]int{}, retired: map[string]int64{}}
 }
 
 // retire drops pallets that left the floor (their states are in the
-// journal now) and counts them.
+// journal now) and counts them. Pallets retire at the FEFO head, one or two
+// per order at full speed, so a retired entry is only unlisted where it
+// stands and the SKU's list compacts once retired entries outnumber the
+// rest: O(1) amortized per pallet, whatever the floor's size. (A pallet
+// that comes back gets a new entry.)
 func (r *palletRegistry) retire(sku string, ids []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	gone := make(map[*palletEntry]bool, len(ids))
 	for _, id := range ids {
 		if e, ok := r.byID[id]; ok {
-			gone[e] = true
 			delete(r.byID, id)
+			if e.listed {
+				e.listed = false
+				r.gone[sku]++
+			}
+			r.retired[sku]++
 		}
 	}
-	r.bySKU[sku] = slices.DeleteFunc(r.bySKU[sku], func(e *palletEntry) bool { return gone[e] })
-	r.retired[sku] += int64(len(gone))
+	if l := r.bySKU[sku]; r.gone[sku] > compactAfter && 2*r.gone[sku] > len(l) {
+		r.bySKU[sku] = slices.DeleteFunc(l, func(e *palletEntry) bool { return !e.listed })
+		r.gone[sku] = 0
+	}
 }
+
+// compactAfter is how many retired entries a SKU's list keeps at least
+// before it compacts.
+const compactAfter = 64
 
 // setRetired sets a SKU's count of retired pallets (at recovery, and as
 // revivals bring pallets back).
@@ -150,7 +164,7 @@ func (r *palletRegistry) holding() []*palletEntry {
 	var out []*palletEntry
 	for _, l := range r.bySKU {
 		for _, e := range l {
-			if e.state.Load().Held > 0 {
+			if e.listed && e.state.Load().Held > 0 {
 				out = append(out, e)
 			}
 		}
@@ -198,6 +212,9 @@ func (r *palletRegistry) snapshot(sku string) []inventory.PalletState {
 	var out []inventory.PalletState
 	for _, s := range skus {
 		for _, e := range r.bySKU[s] {
+			if !e.listed {
+				continue
+			}
 			if st, ok := e.shown(); ok {
 				out = append(out, st)
 			}
@@ -216,7 +233,7 @@ func (r *palletRegistry) head(sku string, n int, alive func(inventory.PalletStat
 		if len(out) == n {
 			break
 		}
-		if alive(*e.state.Load()) {
+		if e.listed && alive(*e.state.Load()) {
 			out = append(out, e)
 		}
 	}

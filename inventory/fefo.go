@@ -12,6 +12,7 @@ type Slot struct {
 	Spec    PalletSpec
 	OnHand  CentiLbs
 	Version int64
+	gone    bool // removed: kept, empty, until the view compacts
 }
 
 // Part is a planned take of Lbs from the slot at index Slot.
@@ -32,12 +33,14 @@ type View struct {
 	head    int        // every slot before head has nothing on hand
 	taken   []CentiLbs // planner scratch, parallel to slots
 	touched []int      // slots with taken > 0, to reset
+	gone    int        // removed slots not yet compacted away
 }
 
 // NewView returns an empty view.
 func NewView() *View { return &View{index: map[string]int{}} }
 
-// Len is the number of slots.
+// Len is the number of slots, removed ones not yet compacted away
+// included (they are empty, and not in the index).
 func (v *View) Len() int { return len(v.slots) }
 
 // At returns the slot at index i.
@@ -60,12 +63,11 @@ func (v *View) Insert(specs ...PalletSpec) {
 		i, _ := slices.BinarySearchFunc(v.slots, s, func(a Slot, b PalletSpec) int { return FEFOCompare(&a.Spec, &b) })
 		v.slots = slices.Insert(v.slots, i, Slot{Spec: s, OnHand: s.Weight, Version: 1})
 		v.taken = append(v.taken, 0)
-		for j := i; j < len(v.slots); j++ {
-			v.index[v.slots[j].Spec.ID] = j
-		}
+		v.reindex(i)
 		v.head = min(v.head, i)
 		return
 	}
+	v.compact()
 	for _, s := range specs {
 		v.slots = append(v.slots, Slot{Spec: s, OnHand: s.Weight, Version: 1})
 	}
@@ -78,25 +80,40 @@ func (v *View) Insert(specs ...PalletSpec) {
 	v.head = 0
 }
 
-// Remove drops pallets from the view (they left the floor). Like Insert,
-// it moves slot indexes, so it must not be called while a plan is open.
+// Remove drops pallets from the view (they left the floor). Pallets
+// retire at the FEFO head, one or two per order at full speed, so a removal
+// must not move every slot behind it: a removed slot stays, empty and out
+// of the index, and the view compacts once removed slots outnumber the
+// rest, so removal costs O(1) amortized whatever the floor's size. Like
+// Insert, it must not be called while a plan is open.
 func (v *View) Remove(ids ...string) {
 	if len(v.touched) > 0 {
 		panic("fefo view: remove during an open plan")
 	}
-	drop := make(map[int]bool, len(ids))
 	for _, id := range ids {
 		if i, ok := v.index[id]; ok {
-			drop[i] = true
+			v.slots[i].gone, v.slots[i].OnHand = true, 0
 			delete(v.index, id)
+			v.gone++
 		}
 	}
-	if len(drop) == 0 {
+	if v.gone > compactAfter && 2*v.gone > len(v.slots) {
+		v.compact()
+	}
+}
+
+// compactAfter is how many removed slots a view keeps at least before it
+// compacts: below it, a scan of the slots costs less than the bookkeeping.
+const compactAfter = 64
+
+// compact drops removed slots and re-indexes what moved.
+func (v *View) compact() {
+	if v.gone == 0 {
 		return
 	}
 	kept, first := v.slots[:0], len(v.slots)
 	for i, s := range v.slots {
-		if drop[i] {
+		if s.gone {
 			first = min(first, i)
 			continue
 		}
@@ -105,10 +122,18 @@ func (v *View) Remove(ids ...string) {
 	clear(v.slots[len(kept):])
 	v.slots = kept
 	v.taken = v.taken[:len(kept)]
-	for j := first; j < len(v.slots); j++ {
-		v.index[v.slots[j].Spec.ID] = j
-	}
+	v.gone = 0
+	v.reindex(first)
 	v.head = min(v.head, first)
+}
+
+// reindex records the index of every slot from i on.
+func (v *View) reindex(i int) {
+	for j := i; j < len(v.slots); j++ {
+		if !v.slots[j].gone {
+			v.index[v.slots[j].Spec.ID] = j
+		}
+	}
 }
 
 // Update records a pallet's on-hand weight at version, if version is newer

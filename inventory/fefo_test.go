@@ -1,6 +1,10 @@
 package inventory
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,4 +127,80 @@ func TestInsertOneKeepsOrderIndexAndHead(t *testing.T) {
 	parts, reason := v.Plan(Lbs(150), t0, nil)
 	require.Equal(t, ReasonNone, reason)
 	assert.Equal(t, []string{"a", "c"}, ids(v, parts), "a receipt earlier than the head is planned first")
+}
+
+// TestRemoveKeepsIndexAndPlans removes pallets at the head, in the middle
+// and at the end, past the point where the view compacts, with receipts in
+// between, and checks after every step that each pallet still on the floor
+// is indexed at its slot, none removed is, and a plan takes exactly the
+// pallets left, in FEFO order.
+func TestRemoveKeepsIndexAndPlans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var specs []PalletSpec
+	for i := range 300 {
+		specs = append(specs, spec(fmt.Sprintf("p%03d", i), 10, 1+i))
+	}
+	v := viewOf(specs...)
+	live := map[string]bool{}
+	for _, s := range specs {
+		live[s.ID] = true
+	}
+	check := func() {
+		t.Helper()
+		var want []string
+		for i := range v.Len() {
+			s := v.At(i)
+			j, ok := v.Index(s.Spec.ID)
+			require.Equal(t, live[s.Spec.ID], ok, "%s indexed", s.Spec.ID)
+			if ok {
+				require.Equal(t, i, j, "index of %s", s.Spec.ID)
+				want = append(want, s.Spec.ID)
+			}
+		}
+		require.Len(t, want, len(live))
+		parts, reason := v.Plan(Lbs(10*int64(len(live))), t0, nil)
+		v.ResetPlan()
+		if len(live) > 0 {
+			require.Equal(t, ReasonNone, reason)
+		}
+		require.Equal(t, want, ids(v, parts), "a plan takes every pallet left, FEFO")
+	}
+	next := 300
+	for round := range 60 {
+		left := slices.Sorted(maps.Keys(live))
+		var drop []string
+		for range 1 + rng.IntN(8) {
+			if len(left) > 0 {
+				drop = append(drop, left[rng.IntN(len(left))])
+			}
+		}
+		if round%3 == 0 { // the head, as retirements usually are
+			if i, ok := firstLive(v); ok {
+				drop = append(drop, v.At(i).Spec.ID)
+			}
+		}
+		v.Remove(drop...)
+		v.Remove(drop...) // twice is once
+		for _, id := range drop {
+			delete(live, id)
+		}
+		check()
+		if round%5 == 0 {
+			s := spec(fmt.Sprintf("q%03d", next), 10, 1+rng.IntN(400))
+			next++
+			v.Insert(s)
+			live[s.ID] = true
+			check()
+		}
+	}
+	assert.Less(t, v.Len(), 2*len(live)+compactAfter+10, "removed slots are compacted away")
+}
+
+func firstLive(v *View) (int, bool) {
+	for i := range v.Len() {
+		if _, ok := v.Index(v.At(i).Spec.ID); ok {
+			return i, true
+		}
+	}
+	return 0, false
 }

@@ -152,7 +152,7 @@ func New(cfg Config) (*Engine, error) {
 		// Memory only: the same journal, on Pebble's in-memory filesystem,
 		// so that everything runs the same code; a new one has nothing to
 		// recover.
-		j, err := journal.Open("memory", journal.Options{FS: vfs.NewMem(), Logger: log})
+		j, err := journal.Open("memory", journal.Options{FS: vfs.NewMem(), Logger: log, Volatile: true})
 		if err != nil {
 			e.system.Shutdown()
 			return nil, fmt.Errorf("open memory journal: %w", err)

@@ -52,6 +52,11 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives the journal's log lines and Pebble's.
 	Logger *slog.Logger
+	// Volatile says nothing is meant to outlive the process (memory
+	// mode): the journal keeps no write-ahead log, since a log on an
+	// in-memory filesystem protects nothing, and a commit is then just a
+	// write to Pebble's memtable.
+	Volatile bool
 }
 
 // Journal is an open journal. Its methods are safe for concurrent use.
@@ -67,6 +72,7 @@ type Journal struct {
 	done   chan struct{} // closed when the writer has stopped
 
 	secret []byte // see Secret
+	wo     *pebble.WriteOptions
 	failed atomic.Pointer[error]
 	// good is a snapshot of the database as the last successful write left
 	// it. A write that fails may still have reached Pebble's memtable, so
@@ -132,6 +138,7 @@ func Open(dir string, o Options) (*Journal, error) {
 		// replace the first before it is ever flushed, which halves what
 		// compactions have to carry.
 		MemTableSize: memTableBytes,
+		DisableWAL:   o.Volatile,
 	}
 	// Every new order id is looked up before it is accepted (an id from
 	// last month must not allocate twice): a Bloom filter per table answers
@@ -143,27 +150,32 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	if err := checkFormat(db, dir, fresh); err != nil {
+	// Every write is synced, unless there is no log to sync.
+	wo := pebble.Sync
+	if o.Volatile {
+		wo = pebble.NoSync
+	}
+	if err := checkFormat(db, dir, fresh, wo); err != nil {
 		_ = db.Close()
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	secret, err := loadSecret(db)
+	secret, err := loadSecret(db, wo)
 	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo}
 	go j.write()
 	return j, nil
 }
 
 // checkFormat marks a new journal, migrates one of an earlier format, or
 // checks that an existing database is one.
-func checkFormat(db *pebble.DB, dir string, fresh bool) error {
+func checkFormat(db *pebble.DB, dir string, fresh bool, wo *pebble.WriteOptions) error {
 	if fresh {
-		return db.Set(formatKey, []byte(formatV2), pebble.Sync)
+		return db.Set(formatKey, []byte(formatV2), wo)
 	}
 	v, closer, err := db.Get(formatKey)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -173,7 +185,7 @@ func checkFormat(db *pebble.DB, dir string, fresh bool) error {
 		if empty, err := isEmpty(db); err != nil || !empty {
 			return errors.Join(errors.New("a Pebble database, but not a Baconator journal"), err)
 		}
-		return db.Set(formatKey, []byte(formatV2), pebble.Sync)
+		return db.Set(formatKey, []byte(formatV2), wo)
 	}
 	if err != nil {
 		return err
@@ -205,7 +217,7 @@ var secretKey = []byte{kindMeta, 's', 'e', 'c', 'r', 'e', 't'}
 
 const secretBytes = 32
 
-func loadSecret(db *pebble.DB) ([]byte, error) {
+func loadSecret(db *pebble.DB, wo *pebble.WriteOptions) ([]byte, error) {
 	v, closer, err := db.Get(secretKey)
 	if err == nil {
 		defer closer.Close()
@@ -221,7 +233,7 @@ func loadSecret(db *pebble.DB) ([]byte, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	return secret, db.Set(secretKey, secret, pebble.Sync)
+	return secret, db.Set(secretKey, secret, wo)
 }
 
 // Secret is the journal's own random key (32 bytes), made with it.
@@ -334,7 +346,7 @@ func (j *Journal) apply(group []*request) (err error) {
 			err = f
 		}
 	}()
-	if err := pb.Commit(pebble.Sync); err != nil {
+	if err := pb.Commit(j.wo); err != nil {
 		return err
 	}
 	j.commits.Add(int64(len(group)))

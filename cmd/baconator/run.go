@@ -39,6 +39,7 @@ type options struct {
 	dataDir         string
 	idleTimeout     time.Duration
 	maxConnections  int
+	pprofAddr       string
 }
 
 // inMemory is the -data-dir that keeps everything in memory.
@@ -62,6 +63,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory of the durable journal; "+inMemory+" keeps everything in memory (lost at exit)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", httpapi.IdleTimeoutDefault, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connections held open at once (0: derived from the open-files limit)")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address; empty: off")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -154,9 +156,18 @@ func (o options) connsCap(log *slog.Logger) int {
 
 // loopbackOnly refuses a non-loopback address in dev mode (no API keys).
 func loopbackOnly(addr string) error {
+	if err := loopbackOnlyFor("-addr", addr); err != nil {
+		return fmt.Errorf("%w; with no API keys (dev mode) the server listens on loopback only; configure -api-keys-file or BACONATOR_API_KEYS", err)
+	}
+	return nil
+}
+
+// loopbackOnlyFor refuses an address, given with flag, that is not on
+// loopback.
+func loopbackOnlyFor(flag, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%w: -addr %q: %v", errUsage, addr, err)
+		return fmt.Errorf("%w: %s %q: %v", errUsage, flag, addr, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -164,7 +175,7 @@ func loopbackOnly(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%w: -addr %s: with no API keys (dev mode) the server listens on loopback only; configure -api-keys-file or BACONATOR_API_KEYS", errUsage, addr)
+	return fmt.Errorf("%w: %s %s: not a loopback address", errUsage, flag, addr)
 }
 
 // run is the whole server; main only wires signals to ctx. onListen, if
@@ -187,6 +198,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 			return err
 		}
 		log.Warn("[SYSTEM] Dev mode: no API keys configured, so no authentication; listening on loopback only")
+	}
+	if o.pprofAddr != "" {
+		stop, err := servePprof(o.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if o.seed == 0 {
 		o.seed = uint64(time.Now().UnixNano())

@@ -253,6 +253,11 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		assert.ErrorIs(t, err, errUsage)
 		assert.Contains(t, err.Error(), "loopback")
 	})
+	t.Run("the profiler listens on loopback only", func(t *testing.T) {
+		err := run(context.Background(), []string{"-pprof-addr", "0.0.0.0:0"}, io.Discard, io.Discard, nil)
+		assert.ErrorIs(t, err, errUsage)
+		assert.Contains(t, err.Error(), "-pprof-addr 0.0.0.0:0: not a loopback address")
+	})
 	t.Run("flags read BACONATOR_ variables", func(t *testing.T) {
 		t.Setenv("BACONATOR_QUEUE_CAPACITY", "17")
 		t.Setenv("BACONATOR_CHAOS_INTERVAL", "0")

@@ -140,7 +140,7 @@ func (a *coordinatorActor) pid(ctx actor.Context, id string) *actor.PID {
 	}
 	en := a.entries[id]
 	s := en.state.Load()
-	pid := ctx.Spawn(newPalletProps(a.eng, inventory.RestoreState(s.Spec, s.OnHand, s.Version), 0, ctx.Self(), en))
+	pid := ctx.Spawn(newPalletProps(a.eng, inventory.Restore(*s), 0, ctx.Self(), en))
 	a.pids[id] = pid
 	en.pid.Store(pid)
 	return pid
@@ -181,7 +181,7 @@ func (a *coordinatorActor) revive(ctx actor.Context, r alloc.Revival, reply any)
 	if dup != "" {
 		return nil, fmt.Errorf("revive pallet %s: %w: on the floor already", r.PalletID, ErrUnavailable)
 	}
-	p := inventory.RestoreState(c.Spec, c.OnHand, c.Version)
+	p := inventory.Restore(c.State())
 	s := p.State()
 	en := entries[0]
 	en.state.Store(&s)

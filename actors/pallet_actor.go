@@ -47,6 +47,14 @@ func (a *palletActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.step(ctx, m)
+	case *alloc.SetStatus:
+		if err := a.eng.haltedErr(); err != nil { // inert: see Engine.halt
+			if ctx.Sender() != nil {
+				ctx.Respond(&alloc.StatusReply{State: a.node.P.State(), Err: fmt.Errorf("change pallet: %w", err)})
+			}
+			return
+		}
+		a.step(ctx, m)
 	case alloc.Message:
 		if a.eng.haltErr.Load() == nil {
 			a.step(ctx, m)

@@ -113,53 +113,72 @@ func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEn
 	return entries, nil
 }
 
-// adjustAttemptsMax bounds how often an adjustment meets a pallet that has
-// just agreed to leave the floor: each time, it goes again through the
-// pallet's coordinator, which brings the pallet back first.
-const adjustAttemptsMax = 4
+// operateAttemptsMax bounds how often an operator's change meets a pallet
+// that has just agreed to leave the floor: each time, it goes again
+// through the pallet's coordinator, which brings the pallet back first.
+const operateAttemptsMax = 4
 
 // AdjustPallet applies an operator's weight change. It fails with
 // inventory.ErrBelowZero, changing nothing, if on-hand would go negative.
 // A retired pallet is brought back to the floor for it. It answers once
 // the change is journaled.
 func (e *Engine) AdjustPallet(id string, delta inventory.CentiLbs, reason string) (inventory.PalletState, error) {
-	for range adjustAttemptsMax {
+	return e.operate(id, "adjust", func(s inventory.PalletState) (alloc.Message, error) {
+		if s.OnHand+delta < 0 { // on the floor or not, weight that is not there cannot be taken
+			return nil, fmt.Errorf("adjust %s by %s (on hand %s): %w", id, delta, s.OnHand, inventory.ErrBelowZero)
+		}
+		return &alloc.Adjust{Delta: delta, Reason: reason}, nil
+	})
+}
+
+// operate hands a pallet an operator's change, made from its durable state
+// by change (which may refuse it), and answers with the pallet as the
+// change left it, once that is journaled.
+func (e *Engine) operate(id, verb string, change func(inventory.PalletState) (alloc.Message, error)) (inventory.PalletState, error) {
+	for range operateAttemptsMax {
 		if err := e.Err(); err != nil {
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+			return inventory.PalletState{}, fmt.Errorf("%s pallet %s: %w", verb, id, err)
 		}
 		s, err := e.Pallet(id)
 		if err != nil {
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+			return inventory.PalletState{}, fmt.Errorf("%s pallet %s: %w", verb, id, err)
 		}
-		if s.OnHand+delta < 0 { // on the floor or not, weight that is not there cannot be taken
-			return inventory.PalletState{}, fmt.Errorf("adjust %s by %s (on hand %s): %w", id, delta, s.OnHand, inventory.ErrBelowZero)
+		then, err := change(s)
+		if err != nil {
+			return inventory.PalletState{}, err
 		}
-		// Through the coordinator: it hands the adjustment to the pallet, or
+		// Through the coordinator: it hands the change to the pallet, or
 		// brings a retired pallet back first and hands it over before
 		// anything else, so it cannot leave again first. And since the
 		// coordinator is the one that lets a retired pallet's actor go, the
-		// adjustment never meets an actor on its way out.
-		m := &revivePallet{id: id, then: &alloc.Adjust{Delta: delta, Reason: reason}}
+		// change never meets an actor on its way out.
+		m := &revivePallet{id: id, then: then}
 		res, err := e.system.Root.RequestFuture(e.coordinator(s.Spec.SKU), m, apiTimeout).Result()
 		if err != nil {
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+			return inventory.PalletState{}, fmt.Errorf("%s pallet %s: %w", verb, id, err)
 		}
+		var state inventory.PalletState
 		switch r := res.(type) {
 		case *receivedPallets: // the pallet could not be brought back
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, r.err)
+			return inventory.PalletState{}, fmt.Errorf("%s pallet %s: %w", verb, id, r.err)
 		case *alloc.AdjustReply:
-			if errors.Is(r.Err, alloc.ErrRetired) {
-				// It agreed to leave just before; its coordinator hears of it
-				// before it hears from us again, and brings it back.
-				continue
-			}
-			if r.Err != nil {
-				return inventory.PalletState{}, r.Err
-			}
-			return e.durable(id, r.State)
+			state, err = r.State, r.Err
+		case *alloc.StatusReply:
+			state, err = r.State, r.Err
+		default:
+			return inventory.PalletState{}, fmt.Errorf("%s pallet %s: unexpected answer %T", verb, id, res)
 		}
+		if errors.Is(err, alloc.ErrRetired) {
+			// It agreed to leave just before; its coordinator hears of it
+			// before it hears from us again, and brings it back.
+			continue
+		}
+		if err != nil {
+			return inventory.PalletState{}, err
+		}
+		return e.durable(id, state)
 	}
-	return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w: it kept leaving the floor", id, ErrUnavailable)
+	return inventory.PalletState{}, fmt.Errorf("%s pallet %s: %w: it kept leaving the floor", verb, id, ErrUnavailable)
 }
 
 // durable waits until a pallet's change to s is journaled and shown (its
@@ -170,15 +189,15 @@ func (e *Engine) durable(id string, s inventory.PalletState) (inventory.PalletSt
 	for {
 		changed := e.durableChanged.wait()
 		if shown, err := e.Pallet(id); err == nil && shown.Version >= s.Version { // on the floor, or retired since
-			return s, nil // the pallet as the adjustment left it, now durable
+			return s, nil // the pallet as the change left it, now durable
 		}
 		if err := e.Err(); err != nil {
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: %w", id, err)
+			return inventory.PalletState{}, fmt.Errorf("pallet %s: %w", id, err)
 		}
 		select {
 		case <-changed:
 		case <-timeout.C:
-			return inventory.PalletState{}, fmt.Errorf("adjust pallet %s: applied but not journaled within %s", id, apiTimeout)
+			return inventory.PalletState{}, fmt.Errorf("pallet %s: changed but not journaled within %s", id, apiTimeout)
 		}
 	}
 }

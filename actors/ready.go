@@ -106,6 +106,9 @@ func (a *coordinatorActor) journal(rd *alloc.Ready, retired int64) (int64, error
 	for _, u := range rd.Pallets {
 		s := u.State
 		cp := journal.Checkpoint{Spec: s.Spec, OnHand: s.OnHand, Version: s.Version}
+		if !s.Allocatable() { // available is the default, and takes no bytes
+			cp.Status = string(s.Status)
+		}
 		switch {
 		case u.Retired && u.Revived: // never back in the journal
 		case u.Retired:

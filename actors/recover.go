@@ -50,7 +50,7 @@ func (e *Engine) Recover() (Recovery, error) {
 		if err := c.Spec.Validate(); err != nil || c.OnHand < 0 || c.Version < 1 {
 			return r, corrupt(fmt.Errorf("pallet %s at v%d holding %s: %v", c.Spec.ID, c.Version, c.OnHand, err))
 		}
-		pallets[i] = inventory.RestoreState(c.Spec, c.OnHand, c.Version)
+		pallets[i] = inventory.Restore(c.State())
 	}
 	if len(pallets) > 0 {
 		if _, err := e.place(pallets, true); err != nil {

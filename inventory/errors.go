@@ -13,6 +13,11 @@ var (
 	ErrHoldMissing = errors.New("hold missing")
 	// ErrBelowZero: an adjustment would take on-hand weight below zero.
 	ErrBelowZero = errors.New("weight would go below zero")
+	// ErrNotAvailable: a reserve on a pallet that is on hold,
+	// quarantined, recalled or written off.
+	ErrNotAvailable = errors.New("pallet not available")
+	// ErrFinal: a status change asked of a recalled or written-off pallet.
+	ErrFinal = errors.New("pallet status is final")
 	// ErrInvalid: a pallet spec or order request breaks a rule; the wrapped
 	// message names the field.
 	ErrInvalid = errors.New("invalid")

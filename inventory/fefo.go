@@ -12,6 +12,9 @@ type Slot struct {
 	Spec    PalletSpec
 	OnHand  CentiLbs
 	Version int64
+	// Blocked: on hold, quarantined, recalled or written off. Its weight
+	// stays in the view but is never planned.
+	Blocked bool
 	gone    bool // removed: kept, empty, until the view compacts
 }
 
@@ -136,6 +139,14 @@ func (v *View) reindex(i int) {
 	}
 }
 
+// Block marks a pallet as not to be allocated from (or, false, as
+// available again). Its coordinator calls it in the pallet's version order.
+func (v *View) Block(id string, blocked bool) {
+	if i, ok := v.index[id]; ok {
+		v.slots[i].Blocked = blocked
+	}
+}
+
 // Update records a pallet's on-hand weight at version, if version is newer
 // than what the view has. It reports whether the view changed.
 func (v *View) Update(id string, onHand CentiLbs, version int64) bool {
@@ -167,7 +178,7 @@ func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Re
 	need := amount
 	for i := max(start, v.head); i < len(v.slots) && need > 0; i++ {
 		avail := v.slots[i].OnHand - v.taken[i]
-		if avail <= 0 {
+		if avail <= 0 || v.slots[i].Blocked {
 			continue
 		}
 		take := min(avail, need)
@@ -194,7 +205,7 @@ func (v *View) Plan(amount CentiLbs, cutoff time.Time, parts []Part) ([]Part, Re
 // taken.
 func (v *View) anyLeft(from, to int) bool {
 	for i := from; i < to; i++ {
-		if v.slots[i].OnHand-v.taken[i] > 0 {
+		if v.slots[i].OnHand-v.taken[i] > 0 && !v.slots[i].Blocked {
 			return true
 		}
 	}

@@ -27,7 +27,54 @@ const (
 	LedgerAdjusted  LedgerKind = "adjusted"
 	LedgerAllocated LedgerKind = "allocated"
 	LedgerReturned  LedgerKind = "returned"
+	// Status changes: lbs 0, the status after the entry in Status.
+	LedgerHeld     LedgerKind = "held"
+	LedgerReleased LedgerKind = "released"
+	LedgerRecalled LedgerKind = "recalled"
+	// LedgerWrittenOff takes the whole on-hand weight off the books.
+	LedgerWrittenOff LedgerKind = "written_off"
 )
+
+// PalletStatus is whether a pallet may be allocated from: only an
+// available one may. Recalled and written off are final.
+type PalletStatus string
+
+// Pallet statuses.
+const (
+	StatusAvailable   PalletStatus = "available"
+	StatusOnHold      PalletStatus = "on_hold"
+	StatusQuarantined PalletStatus = "quarantined"
+	StatusRecalled    PalletStatus = "recalled"
+	StatusWrittenOff  PalletStatus = "written_off"
+)
+
+// Valid reports whether s is a known status.
+func (s PalletStatus) Valid() bool {
+	switch s {
+	case StatusAvailable, StatusOnHold, StatusQuarantined, StatusRecalled, StatusWrittenOff:
+		return true
+	}
+	return false
+}
+
+// Held reports whether s is a hold a release undoes.
+func (s PalletStatus) Held() bool { return s == StatusOnHold || s == StatusQuarantined }
+
+// Final reports whether s can never become available again.
+func (s PalletStatus) Final() bool { return s == StatusRecalled || s == StatusWrittenOff }
+
+// statusKind is the ledger kind of a change to status to.
+func statusKind(to PalletStatus) LedgerKind {
+	switch to {
+	case StatusAvailable:
+		return LedgerReleased
+	case StatusRecalled:
+		return LedgerRecalled
+	case StatusWrittenOff:
+		return LedgerWrittenOff
+	}
+	return LedgerHeld
+}
 
 // ReasonChaos is the adjustment reason of a chaos strike.
 const ReasonChaos = "chaos"
@@ -42,6 +89,10 @@ type LedgerEntry struct {
 	OrderID string
 	Reason  string
 	Version int64
+	// Status is the pallet's status after a status change or write-off
+	// (empty on every other kind); Note is the operator's free text.
+	Status PalletStatus
+	Note   string
 }
 
 // PalletState is a snapshot of a pallet.
@@ -50,10 +101,28 @@ type PalletState struct {
 	OnHand  CentiLbs
 	Held    CentiLbs
 	Version int64
+	Status  PalletStatus // empty means available (states from before statuses)
 }
 
-// Available is on-hand weight not promised to a hold.
-func (s PalletState) Available() CentiLbs { return s.OnHand - s.Held }
+// Available is on-hand weight not promised to a hold, on a pallet that may
+// be allocated from (0 on any other).
+func (s PalletState) Available() CentiLbs {
+	if !s.Allocatable() {
+		return 0
+	}
+	return s.OnHand - s.Held
+}
+
+// Allocatable reports whether the pallet's status lets it be allocated.
+func (s PalletState) Allocatable() bool { return s.Status == "" || s.Status == StatusAvailable }
+
+// StatusOr is the pallet's status, available if unset.
+func (s PalletState) StatusOr() PalletStatus {
+	if s.Status == "" {
+		return StatusAvailable
+	}
+	return s.Status
+}
 
 type hold struct {
 	lbs      CentiLbs
@@ -77,6 +146,7 @@ type Pallet struct {
 	onHand  CentiLbs
 	held    CentiLbs
 	version int64
+	status  PalletStatus
 	holds   map[HoldKey]hold
 	// lastConfirmed holds the keys of the latest confirm and the version
 	// they committed at: only a resend of that confirm can repeat a key,
@@ -92,19 +162,19 @@ func ReceiptEntry(spec PalletSpec) LedgerEntry {
 // NewPallet receives a pallet: version 1, its whole weight on hand (its
 // ledger's first line is ReceiptEntry).
 func NewPallet(spec PalletSpec) *Pallet {
-	return RestoreState(spec, spec.Weight, 1)
+	return Restore(PalletState{Spec: spec, OnHand: spec.Weight, Version: 1})
 }
 
-// RestoreState rebuilds a pallet from a checkpoint of its state. It holds
+// Restore rebuilds a pallet from a checkpoint of its state. It holds
 // nothing: holds are promises about one version and never outlive a
 // restart.
-func RestoreState(spec PalletSpec, onHand CentiLbs, version int64) *Pallet {
-	return &Pallet{spec: spec, onHand: onHand, version: version, holds: map[HoldKey]hold{}}
+func Restore(s PalletState) *Pallet {
+	return &Pallet{spec: s.Spec, onHand: s.OnHand, version: s.Version, status: s.StatusOr(), holds: map[HoldKey]hold{}}
 }
 
 // State returns a snapshot.
 func (p *Pallet) State() PalletState {
-	return PalletState{Spec: p.spec, OnHand: p.onHand, Held: p.held, Version: p.version}
+	return PalletState{Spec: p.spec, OnHand: p.onHand, Held: p.held, Version: p.version, Status: p.status}
 }
 
 // Reserve grants every hold in reqs, or none. It refuses with
@@ -114,6 +184,11 @@ func (p *Pallet) State() PalletState {
 func (p *Pallet) Reserve(expectedVersion int64, reqs []HoldRequest, deadline time.Time) error {
 	if p.version != expectedVersion {
 		return fmt.Errorf("reserve on %s at version %d (have %d): %w", p.spec.ID, expectedVersion, p.version, ErrStaleVersion)
+	}
+	if p.status != StatusAvailable {
+		// Unreachable by a coordinator that saw the change (it bumped the
+		// version), kept as the pallet's own guard.
+		return fmt.Errorf("reserve on %s (%s): %w", p.spec.ID, p.status, ErrNotAvailable)
 	}
 	var need CentiLbs
 	for _, r := range reqs {
@@ -199,13 +274,65 @@ func (p *Pallet) Adjust(delta CentiLbs, reason string, now time.Time, clamp bool
 	if delta == 0 {
 		return 0, 0, nil
 	}
-	revoked = len(p.holds)
-	clear(p.holds)
-	p.held = 0
+	revoked = p.revokeAll()
 	p.onHand += delta
 	p.version++
 	p.assert()
 	return delta, revoked, nil
+}
+
+// StatusChange is what SetStatus or WriteOff did: the ledger entry it
+// makes (zero Kind: nothing changed) and the holds it revoked.
+type StatusChange struct {
+	Entry   LedgerEntry
+	Revoked int
+}
+
+// SetStatus puts the pallet on hold or in quarantine, releases it
+// (StatusAvailable) or recalls it. Like a physical change it bumps the
+// version and revokes every hold, so that no confirm planned before it
+// commits after it. A pallet already in that status is left alone (a zero
+// change). A recalled or written-off pallet cannot change (ErrFinal), but
+// a recalled one can still be written off (WriteOff).
+func (p *Pallet) SetStatus(to PalletStatus, reason, note string, now time.Time) (StatusChange, error) {
+	if !to.Valid() || to == StatusWrittenOff {
+		panic(fmt.Sprintf("pallet %s: set status %q", p.spec.ID, to))
+	}
+	if to == p.status {
+		return StatusChange{}, nil
+	}
+	if p.status.Final() {
+		return StatusChange{}, fmt.Errorf("pallet %s is %s: %w", p.spec.ID, p.status, ErrFinal)
+	}
+	revoked := p.revokeAll()
+	p.status = to
+	p.version++
+	return StatusChange{Entry: LedgerEntry{At: now, Kind: statusKind(to), Reason: reason, Note: note, Version: p.version, Status: to}, Revoked: revoked}, nil
+}
+
+// WriteOff takes the whole on-hand weight off the books (expired, damaged
+// or recalled stock) through a ledger entry of its own, and the pallet is
+// written off for good. A written-off pallet with nothing on hand is left
+// alone; weight that came back to one later (a cancelled order's) can be
+// written off again.
+func (p *Pallet) WriteOff(reason, note string, now time.Time) StatusChange {
+	if p.status == StatusWrittenOff && p.onHand == 0 {
+		return StatusChange{}
+	}
+	revoked := p.revokeAll()
+	lbs := -p.onHand
+	p.onHand = 0
+	p.status = StatusWrittenOff
+	p.version++
+	p.assert()
+	return StatusChange{Entry: LedgerEntry{At: now, Kind: LedgerWrittenOff, Lbs: lbs, Reason: reason, Note: note, Version: p.version, Status: StatusWrittenOff}, Revoked: revoked}
+}
+
+func (p *Pallet) revokeAll() int {
+	n := len(p.holds)
+	clear(p.holds)
+	p.held = 0
+	return n
 }
 
 // Returned is what a Return did: the weight given back, at which version
@@ -274,7 +401,7 @@ func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
 	if len(ledger) == 0 || ledger[0].Kind != LedgerReceived || ledger[0].Version != 1 || ledger[0].Lbs != spec.Weight {
 		return nil, fmt.Errorf("pallet %s: %w: ledger does not start with its receipt of %s lbs", spec.ID, ErrCorrupt, spec.Weight)
 	}
-	p := RestoreState(spec, spec.Weight, 1)
+	p := NewPallet(spec)
 	for i, e := range ledger[1:] {
 		sameConfirm := e.Kind == LedgerAllocated && ledger[i].Kind == LedgerAllocated && e.Version == p.version
 		switch {
@@ -285,6 +412,9 @@ func RestorePallet(spec PalletSpec, ledger []LedgerEntry) (*Pallet, error) {
 		}
 		p.onHand += e.Lbs
 		p.version = e.Version
+		if e.Status != "" {
+			p.status = e.Status
+		}
 	}
 	return p, nil
 }

@@ -125,8 +125,8 @@ func TestRestorePalletRebuildsWhatTheLedgerSays(t *testing.T) {
 	}
 	got, err := RestorePallet(spec, l)
 	require.NoError(t, err)
-	require.Equal(t, PalletState{Spec: spec, OnHand: Lbs(75), Version: 4}, got.State())
-	require.Equal(t, got.State(), RestoreState(spec, Lbs(75), 4).State(), "a checkpoint restores the same pallet")
+	require.Equal(t, PalletState{Spec: spec, OnHand: Lbs(75), Version: 4, Status: StatusAvailable}, got.State())
+	require.Equal(t, got.State(), Restore(PalletState{Spec: spec, OnHand: Lbs(75), Version: 4}).State(), "a checkpoint restores the same pallet")
 
 	t.Run("broken ledgers are refused", func(t *testing.T) {
 		for name, broken := range map[string][]LedgerEntry{
@@ -140,4 +140,61 @@ func TestRestorePalletRebuildsWhatTheLedgerSays(t *testing.T) {
 			require.ErrorIs(t, err, ErrCorrupt, name)
 		}
 	})
+}
+
+// TestStatusChangesBlockAndRevoke: a hold takes effect at once — it bumps
+// the version and revokes every hold, so a confirm planned before it is
+// refused and a reserve after it too; a release makes the pallet
+// available again; recalled and written off are final; a write-off takes
+// the whole on-hand weight off through a ledger entry; and the ledger
+// restores the same pallet.
+func TestStatusChangesBlockAndRevoke(t *testing.T) {
+	s := spec("P", 100, 10)
+	p := NewPallet(s)
+	ledger := []LedgerEntry{ReceiptEntry(s)}
+	require.NoError(t, p.Reserve(1, []HoldRequest{{Key: key("a"), Lbs: Lbs(10)}}, t0.Add(time.Minute)))
+
+	ch, err := p.SetStatus(StatusOnHold, "lab test", "swab 17", t0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, ch.Revoked)
+	assert.Equal(t, LedgerEntry{At: t0, Kind: LedgerHeld, Reason: "lab test", Note: "swab 17", Version: 2, Status: StatusOnHold}, ch.Entry)
+	ledger = append(ledger, ch.Entry)
+	_, err = p.Confirm([]HoldKey{key("a")}, t0)
+	assert.ErrorIs(t, err, ErrHoldMissing, "no confirm after the hold")
+	assert.ErrorIs(t, p.Reserve(2, []HoldRequest{{Key: key("b"), Lbs: Lbs(1)}}, t0), ErrNotAvailable)
+	assert.Zero(t, p.State().Available())
+
+	ch, err = p.SetStatus(StatusOnHold, "again", "", t0)
+	require.NoError(t, err)
+	assert.Zero(t, ch.Entry.Kind, "the same status again changes nothing")
+	ch, err = p.SetStatus(StatusQuarantined, "lab", "", t0)
+	require.NoError(t, err)
+	ledger = append(ledger, ch.Entry)
+	ch, err = p.SetStatus(StatusAvailable, "cleared", "", t0)
+	require.NoError(t, err)
+	assert.Equal(t, LedgerReleased, ch.Entry.Kind)
+	ledger = append(ledger, ch.Entry)
+	require.NoError(t, p.Reserve(4, []HoldRequest{{Key: key("b"), Lbs: Lbs(1)}}, t0.Add(time.Minute)), "available again")
+
+	ch, err = p.SetStatus(StatusRecalled, "supplier recall", "", t0)
+	require.NoError(t, err)
+	assert.Equal(t, LedgerRecalled, ch.Entry.Kind)
+	ledger = append(ledger, ch.Entry)
+	_, err = p.SetStatus(StatusAvailable, "", "", t0)
+	assert.ErrorIs(t, err, ErrFinal)
+	_, err = p.SetStatus(StatusOnHold, "", "", t0)
+	assert.ErrorIs(t, err, ErrFinal)
+
+	ch = p.WriteOff("recalled", "", t0)
+	assert.Equal(t, LedgerEntry{At: t0, Kind: LedgerWrittenOff, Lbs: -Lbs(100), Reason: "recalled", Version: 6, Status: StatusWrittenOff}, ch.Entry)
+	ledger = append(ledger, ch.Entry)
+	assert.Zero(t, p.WriteOff("again", "", t0).Entry.Kind, "nothing left to write off")
+	_, err = p.SetStatus(StatusOnHold, "", "", t0)
+	assert.ErrorIs(t, err, ErrFinal)
+	assert.Equal(t, PalletState{Spec: s, Version: 6, Status: StatusWrittenOff}, p.State())
+
+	got, err := RestorePallet(s, ledger)
+	require.NoError(t, err)
+	assert.Equal(t, p.State(), got.State(), "the ledger restores the same pallet, status included")
+	assert.Equal(t, p.State(), Restore(p.State()).State(), "and so does a checkpoint")
 }

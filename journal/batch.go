@@ -42,6 +42,9 @@ func (b *Batch) PutOrder(o inventory.Order, was inventory.Status) {
 // its first checkpoint.
 func (b *Batch) PutPallet(spec inventory.PalletSpec) {
 	b.put(palletKey(spec.ID), encodeSpec(spec))
+	if spec.Lot != "" {
+		b.put(byLotKey(spec), []byte{})
+	}
 	b.AppendLedger(spec.ID, 0, inventory.ReceiptEntry(spec))
 	b.Checkpoint(Checkpoint{Spec: spec, OnHand: spec.Weight, Version: 1})
 }

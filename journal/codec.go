@@ -205,27 +205,43 @@ func decodeSpec(b []byte) (inventory.PalletSpec, error) {
 	return s, d.end()
 }
 
+// encodeEntry writes a ledger entry; one with a status or a note (a
+// status change, a write-off) in the second codec version, which carries
+// both after the first's fields, so that the common entries stay as small
+// as they were.
 func encodeEntry(le inventory.LedgerEntry) []byte {
 	e := encoder{b: make([]byte, 0, 64)}
-	e.b = append(e.b, codecV1)
+	v2 := le.Status != "" || le.Note != ""
+	if v2 {
+		e.b = append(e.b, codecV2)
+	} else {
+		e.b = append(e.b, codecV1)
+	}
 	e.time(le.At)
 	e.str(string(le.Kind))
 	e.int(int64(le.Lbs))
 	e.str(le.OrderID)
 	e.str(le.Reason)
 	e.int(le.Version)
+	if v2 {
+		e.str(string(le.Status))
+		e.str(le.Note)
+	}
 	return e.b
 }
 
 func decodeEntry(b []byte) (inventory.LedgerEntry, error) {
 	d := decoder{b: b}
-	d.start()
+	v := d.start(codecV1, codecV2)
 	var le inventory.LedgerEntry
 	le.At = d.time()
 	le.Kind = inventory.LedgerKind(d.str())
 	le.Lbs = inventory.CentiLbs(d.int())
 	le.OrderID, le.Reason = d.str(), d.str()
 	le.Version = d.int()
+	if v >= codecV2 {
+		le.Status, le.Note = inventory.PalletStatus(d.str()), d.str()
+	}
 	return le, d.end()
 }
 
@@ -235,12 +251,14 @@ type Checkpoint struct {
 	Spec    inventory.PalletSpec
 	OnHand  inventory.CentiLbs
 	Version int64
-	Status  string // a hold status (empty: available)
+	Status  string // the pallet's status (empty: available)
 }
 
 // State is the checkpoint as a pallet state.
 func (c Checkpoint) State() inventory.PalletState {
-	return inventory.PalletState{Spec: c.Spec, OnHand: c.OnHand, Version: c.Version}
+	s := inventory.PalletState{Spec: c.Spec, OnHand: c.OnHand, Version: c.Version, Status: inventory.PalletStatus(c.Status)}
+	s.Status = s.StatusOr() // checkpoints from before statuses have none
+	return s
 }
 
 func encodeCheckpoint(c Checkpoint) []byte {

@@ -37,10 +37,17 @@ func TestValuesRoundTrip(t *testing.T) {
 	gotCP, err := decodeCheckpoint(encodeCheckpoint(cp))
 	require.NoError(t, err)
 	require.Equal(t, cp, gotCP)
-	entry := inventory.LedgerEntry{At: at, Kind: inventory.LedgerAdjusted, Lbs: -250, Reason: "chaos", Version: 7}
-	gotEntry, err := decodeEntry(encodeEntry(entry))
-	require.NoError(t, err)
-	require.Equal(t, entry, gotEntry)
+	for _, entry := range []inventory.LedgerEntry{
+		{At: at, Kind: inventory.LedgerAdjusted, Lbs: -250, Reason: "chaos", Version: 7},
+		{At: at, Kind: inventory.LedgerHeld, Reason: "lab", Note: "swab 17", Version: 8, Status: inventory.StatusQuarantined},
+		{At: at, Kind: inventory.LedgerWrittenOff, Lbs: -99, Reason: "damaged", Version: 9, Status: inventory.StatusWrittenOff},
+	} {
+		gotEntry, err := decodeEntry(encodeEntry(entry))
+		require.NoError(t, err)
+		require.Equal(t, entry, gotEntry)
+	}
+	require.Equal(t, byte(codecV1), encodeEntry(inventory.LedgerEntry{Kind: inventory.LedgerAllocated, Lbs: -1, OrderID: "o"})[0],
+		"an entry with no status or note keeps the first, smaller format")
 }
 
 func TestDamagedValuesAreRefused(t *testing.T) {
@@ -63,6 +70,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeOrder(sampleOrder()))
 	f.Add(encodeSpec(inventory.PalletSpec{ID: "P", Weight: 1, Received: at}))
 	f.Add(encodeEntry(inventory.LedgerEntry{At: at, Kind: inventory.LedgerAllocated, Lbs: -1, OrderID: "o", Version: 2}))
+	f.Add(encodeEntry(inventory.LedgerEntry{At: at, Kind: inventory.LedgerHeld, Reason: "r", Note: "n", Version: 3, Status: inventory.StatusOnHold}))
 	f.Add(encodeCheckpoint(Checkpoint{Spec: inventory.PalletSpec{ID: "P", SKU: "pork", Weight: 100, Received: at}, OnHand: 50, Version: 3, Status: "on_hold"}))
 	f.Add([]byte{codecV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {

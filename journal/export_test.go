@@ -9,3 +9,16 @@ func EncodeSpecForTest(s inventory.PalletSpec) []byte       { return encodeSpec(
 func EncodeEntryForTest(e inventory.LedgerEntry) []byte     { return encodeEntry(e) }
 func EncodeOrderForTest(o inventory.Order) []byte           { return encodeOrder(o) }
 func LedgerKeyForTest(id string, v int64, index int) []byte { return ledgerKey(id, v, index) }
+
+// ForgetLotsForTest makes a journal look as one written before the lot
+// index: no index entries, no mark.
+func ForgetLotsForTest(j *Journal) error {
+	b := j.db.NewBatch()
+	if err := b.DeleteRange([]byte{kindByLot}, []byte{kindByLot + 1}, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(lotsIndexedKey, nil); err != nil {
+		return err
+	}
+	return b.Commit(nil)
+}

@@ -160,6 +160,11 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
+	if err := indexLots(db, wo); err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("open journal in %s: index lots: %w", dir, err)
+	}
 	secret, err := loadSecret(db, wo)
 	if err != nil {
 		_ = db.Close()
@@ -208,6 +213,42 @@ func isEmpty(db *pebble.DB) (bool, error) {
 	}
 	empty := !it.First()
 	return empty, it.Close()
+}
+
+// indexLots builds the lot index of a journal written before it (every
+// receipt read once, at its first open by a server that has it) and marks
+// it built; new receipts are indexed as they are written.
+func indexLots(db *pebble.DB, wo *pebble.WriteOptions) error {
+	if _, closer, err := db.Get(lotsIndexedKey); err == nil {
+		return closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindPallet}, UpperBound: []byte{kindPallet + 1}})
+	if err != nil {
+		return err
+	}
+	b := db.NewBatch()
+	for ok := it.First(); ok; ok = it.Next() {
+		spec, err := decodeSpec(it.Value())
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("pallet %s: %w: %v", it.Key()[1:], ErrCorrupt, err)
+		}
+		if spec.Lot != "" {
+			if err := b.Set(byLotKey(spec), nil, nil); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if err := b.Set(lotsIndexedKey, nil, nil); err != nil {
+		return err
+	}
+	return b.Commit(wo)
 }
 
 // secretKey holds a random key made when the journal is: what the server

@@ -33,7 +33,12 @@ const (
 	kindByCustomer = 'c' // c + uvarint(len customer) + customer + accepted (8) + order id → status code + sku
 	kindBySKU      = 'k' // k + uvarint(len sku) + sku + accepted (8) + order id → status code
 	kindByStatus   = 's' // s + status code + accepted (8) + order id → ""
+	kindByLot      = 'L' // L + uvarint(len lot) + lot + pallet id → ""
 )
+
+// lotsIndexedKey marks a journal whose lot index covers every receipt
+// (journals written before the index get it built when opened).
+var lotsIndexedKey = []byte{kindMeta, 'l', 'o', 't', 's'}
 
 // formatKey names the journal's format; a database without it is not ours.
 var formatKey = []byte{kindMeta, 'f', 'o', 'r', 'm', 'a', 't'}
@@ -159,6 +164,10 @@ func bySKUValue(code byte) []byte { return []byte{code} }
 func byStatusKey(code byte, o inventory.Order) []byte {
 	return append(appendTime([]byte{kindByStatus, code}, o.AcceptedAt), o.Request.ID...)
 }
+
+func lotPrefix(lot string) []byte { return appendString([]byte{kindByLot}, lot) }
+
+func byLotKey(s inventory.PalletSpec) []byte { return append(lotPrefix(s.Lot), s.ID...) }
 
 // prefixEnd is the first key after every key with prefix p.
 func prefixEnd(p []byte) []byte {

@@ -311,3 +311,22 @@ func (j *Journal) RetiredCounts() (map[string]int64, error) {
 	}
 	return out, it.Error()
 }
+
+// LotPallets lists the ids of every pallet ever received in lot, on the
+// floor or retired, in id order.
+func (j *Journal) LotPallets(lot string) ([]string, error) {
+	prefix := lotPrefix(lot)
+	it, err := j.reader().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("read lot %s: %w", lot, err)
+	}
+	defer it.Close()
+	var ids []string
+	for ok := it.First(); ok; ok = it.Next() {
+		ids = append(ids, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read lot %s: %w", lot, err)
+	}
+	return ids, nil
+}

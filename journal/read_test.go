@@ -298,3 +298,37 @@ func TestAVersion1JournalIsMigrated(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"done"}, ids(page))
 }
+
+// TestLotsAreIndexed: every pallet received in a lot is found by it, on
+// the floor or retired, and a journal written before the index gets it
+// built when opened.
+func TestLotsAreIndexed(t *testing.T) {
+	fs := vfs.NewMem()
+	j := open(t, fs, "data")
+	var b journal.Batch
+	for i, lot := range []string{"A", "B", "A", "", "A"} {
+		s := pallet(fmt.Sprintf("P-%d", i))
+		s.Lot = lot
+		b.PutPallet(s)
+	}
+	require.NoError(t, j.Commit(&b))
+	want := map[string][]string{"A": {"P-0", "P-2", "P-4"}, "B": {"P-1"}, "C": nil}
+	for lot, ids := range want {
+		got, err := j.LotPallets(lot)
+		require.NoError(t, err)
+		require.Equal(t, ids, got, "lot %s", lot)
+	}
+
+	require.NoError(t, journal.ForgetLotsForTest(j))
+	got, err := j.LotPallets("A")
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.NoError(t, j.Close())
+	j = open(t, fs, "data")
+	defer j.Close()
+	for lot, ids := range want {
+		got, err := j.LotPallets(lot)
+		require.NoError(t, err)
+		require.Equal(t, ids, got, "lot %s after the index was built at open", lot)
+	}
+}

@@ -72,6 +72,9 @@ func (b *books) write(rd *Ready, id string, e inventory.LedgerEntry) inventory.C
 		panic(fmt.Sprintf("pallet %s: ledger entry %s at v%d after durable v%d", id, e.Kind, e.Version, bk.state.Version))
 	}
 	bk.state.OnHand += e.Lbs
+	if e.Status != "" {
+		bk.state.Status = e.Status
+	}
 	if bk.state.OnHand < 0 {
 		panic(fmt.Sprintf("pallet %s: durable weight %s lbs at v%d", id, bk.state.OnHand, e.Version))
 	}

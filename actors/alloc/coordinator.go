@@ -218,6 +218,7 @@ func (c *Coordinator) receive(m *PalletsArrived) {
 	if m.Recovered || m.Revived {
 		for _, s := range m.Pallets {
 			c.view.Update(s.Spec.ID, s.OnHand, s.Version)
+			c.view.Block(s.Spec.ID, !s.Allocatable())
 		}
 	} else if c.cfg.SKU != "" {
 		c.record(PalletsReceived{Specs: specs})
@@ -274,16 +275,27 @@ func (c *Coordinator) onRetireReply(m *RetireReply) {
 // and it takes its place in the SKU's history.
 func (c *Coordinator) applyChange(m *PalletChanged) {
 	c.view.Update(m.PalletID, m.OnHand, m.Version)
-	e := inventory.LedgerEntry{At: m.At, Kind: inventory.LedgerAdjusted, Lbs: m.Delta, Reason: m.Reason, Version: m.Version}
+	kind := m.Kind
+	if kind == "" {
+		kind = inventory.LedgerAdjusted
+	}
+	if m.Status != "" {
+		c.view.Block(m.PalletID, m.Status != inventory.StatusAvailable)
+	}
+	e := inventory.LedgerEntry{At: m.At, Kind: kind, Lbs: m.Delta, Reason: m.Reason, Version: m.Version, Status: m.Status, Note: m.Note}
 	if onHand := c.books.write(&c.rd, m.PalletID, e); onHand != m.OnHand {
 		panic(fmt.Sprintf("pallet %s: journaled %s lbs at v%d, pallet has %s", m.PalletID, onHand, m.Version, m.OnHand))
 	}
-	if m.Reason == inventory.ReasonChaos {
+	switch {
+	case m.Reason == inventory.ReasonChaos:
 		c.rd.Counters.Strikes++
 		c.note(NoteInfo, fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
 			m.PalletID, m.Supplier, m.Delta.Pounds(), m.OnHand, m.Version, m.Revoked))
+	case m.Status != "":
+		c.note(NoteInfo, fmt.Sprintf("[STATUS] Pallet %s (%s) %s: %s (%s), %s lbs on hand, v%d, %d hold(s) revoked",
+			m.PalletID, m.Supplier, kind, m.Status, m.Reason, m.OnHand, m.Version, m.Revoked))
 	}
-	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At})
+	c.record(PalletAdjusted{PalletID: m.PalletID, Delta: m.Delta, Reason: m.Reason, Version: m.Version, At: m.At, Kind: kind, Status: m.Status})
 }
 
 // pullForward applies, before an operation's own event, the stashed changes

@@ -21,14 +21,17 @@ type PalletsReceived struct {
 	Specs []inventory.PalletSpec
 }
 
-// PalletAdjusted: a physical change (adjustment or chaos strike) took a
-// pallet to Version.
+// PalletAdjusted: a change a pallet made on its own took it to Version: a
+// physical one (Kind adjusted: an adjustment or a chaos strike), or a
+// status change or write-off (Status is the pallet's status after it).
 type PalletAdjusted struct {
 	PalletID string
 	Delta    inventory.CentiLbs
 	Reason   string
 	Version  int64
 	At       time.Time
+	Kind     inventory.LedgerKind
+	Status   inventory.PalletStatus
 }
 
 // PalletLbs is weight moved on one pallet.

@@ -42,6 +42,7 @@ const (
 	RefusalStale
 	RefusalInsufficient
 	RefusalHoldMissing
+	RefusalUnavailable
 )
 
 func (r Refusal) String() string {
@@ -54,6 +55,8 @@ func (r Refusal) String() string {
 		return "not enough available"
 	case RefusalHoldMissing:
 		return "hold revoked"
+	case RefusalUnavailable:
+		return "not available (on hold, recalled or written off)"
 	}
 	return fmt.Sprintf("refusal(%d)", int8(r))
 }
@@ -147,7 +150,31 @@ type AdjustReply struct {
 	Err     error
 }
 
-// PalletChanged tells a coordinator of a physical change it did not make.
+// SetStatus changes whether a pallet may be allocated from: a hold, a
+// quarantine, a release, a recall, or with WriteOff a write-off of all it
+// holds. Like Adjust it bumps the version and revokes every hold; the
+// pallet answers the sender with StatusReply and, if anything changed,
+// tells its coordinator PalletChanged.
+type SetStatus struct {
+	Status   inventory.PalletStatus // ignored with WriteOff
+	WriteOff bool
+	Reason   string
+	Note     string
+}
+
+// StatusReply answers SetStatus. Changed false: the pallet was in that
+// status already (or Err says why it cannot change).
+type StatusReply struct {
+	State   inventory.PalletState
+	Changed bool
+	Revoked int
+	Err     error
+}
+
+// PalletChanged tells a coordinator of a change it did not make: a
+// physical one (Kind adjusted, or empty), or a status change or write-off
+// (Kind held, released, recalled or written_off, with the pallet's Status
+// after it).
 type PalletChanged struct {
 	PalletID string
 	Supplier string
@@ -157,6 +184,9 @@ type PalletChanged struct {
 	OnHand   inventory.CentiLbs
 	Version  int64
 	At       time.Time
+	Kind     inventory.LedgerKind
+	Status   inventory.PalletStatus
+	Note     string
 }
 
 // ExpireHolds asks a pallet to drop its lapsed holds (from a sweeper).
@@ -187,6 +217,8 @@ func (*ReturnReply) message()   {}
 func (*Adjust) message()        {}
 func (*AdjustReply) message()   {}
 func (*PalletChanged) message() {}
+func (*SetStatus) message()     {}
+func (*StatusReply) message()   {}
 func (*ExpireHolds) message()   {}
 func (*Retire) message()        {}
 func (*RetireReply) message()   {}

@@ -49,8 +49,11 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 	n.out = n.out[:0]
 	p := n.P
 	if n.retired {
-		if _, ok := m.(*Adjust); ok {
+		switch m.(type) {
+		case *Adjust:
 			reply = &AdjustReply{State: p.State(), Err: fmt.Errorf("adjust pallet %s: %w", p.State().Spec.ID, ErrRetired)}
+		case *SetStatus:
+			reply = &StatusReply{State: p.State(), Err: fmt.Errorf("change pallet %s: %w", p.State().Spec.ID, ErrRetired)}
 		}
 		return n.out, reply, false
 	}
@@ -78,6 +81,8 @@ func (n *PalletNode) Step(now time.Time, m Message) (out []Envelope, reply Messa
 			changed = true
 		}
 		reply = &AdjustReply{State: s, Applied: applied, Revoked: revoked, Err: err}
+	case *SetStatus:
+		reply, changed = n.setStatus(m, now)
 	case *ExpireHolds:
 		changed = p.ExpireHolds(now) > 0
 	case *Retire:
@@ -109,6 +114,26 @@ func (n *PalletNode) confirm(m *ConfirmChain) {
 	n.out = append(n.out, Envelope{Pallet: m.Links[len(m.Results)].PalletID, Msg: m})
 }
 
+// setStatus changes the pallet's status (or writes it off) and tells the
+// coordinator, which journals the ledger entry it makes.
+func (n *PalletNode) setStatus(m *SetStatus, now time.Time) (Message, bool) {
+	var ch inventory.StatusChange
+	var err error
+	if m.WriteOff {
+		ch = n.P.WriteOff(m.Reason, m.Note, now)
+	} else {
+		ch, err = n.P.SetStatus(m.Status, m.Reason, m.Note, now)
+	}
+	s := n.P.State()
+	changed := ch.Entry.Kind != ""
+	if changed {
+		e := ch.Entry
+		n.toCoordinator(&PalletChanged{PalletID: s.Spec.ID, Supplier: s.Spec.Supplier, Revoked: ch.Revoked, Delta: e.Lbs,
+			Reason: e.Reason, OnHand: s.OnHand, Version: s.Version, At: now, Kind: e.Kind, Status: e.Status, Note: e.Note})
+	}
+	return &StatusReply{State: s, Changed: changed, Revoked: ch.Revoked, Err: err}, changed
+}
+
 // giveBack does a return once: a resend of the latest is answered with
 // what it did; a stale copy of an older one is dropped.
 func (n *PalletNode) giveBack(m *ReturnOrder) bool {
@@ -138,6 +163,8 @@ func refusalOf(err error) Refusal {
 		return RefusalStale
 	case errors.Is(err, inventory.ErrInsufficientStock):
 		return RefusalInsufficient
+	case errors.Is(err, inventory.ErrNotAvailable):
+		return RefusalUnavailable
 	default:
 		return RefusalHoldMissing
 	}

@@ -468,7 +468,7 @@ func (w *world) reviveFor(sku string, l letter) {
 	}
 	c := w.coords[sku]
 	onHand, version := w.store.onHand(id)
-	p := inventory.RestoreState(w.store.receipts[id], onHand, version)
+	p := inventory.Restore(inventory.PalletState{Spec: w.store.receipts[id], OnHand: onHand, Version: version, Status: w.store.status(id)})
 	w.pallets[id] = &simPallet{node: alloc.NewPalletNode(p, c.ReturnFloor()), sku: sku}
 	w.trace("revive %s for an operator (returns from op %d on)", id, c.ReturnFloor())
 	w.mail["p:"+id] = append([]letter{next}, w.mail["p:"+id]...)
@@ -484,7 +484,7 @@ func (w *world) revive(sku string, r alloc.Revival) {
 		return
 	}
 	onHand, version := w.store.onHand(id)
-	p := inventory.RestoreState(w.store.receipts[id], onHand, version)
+	p := inventory.Restore(inventory.PalletState{Spec: w.store.receipts[id], OnHand: onHand, Version: version, Status: w.store.status(id)})
 	w.pallets[id] = &simPallet{node: alloc.NewPalletNode(p, r.ReturnFloor), sku: sku}
 	w.trace("revive %s", id)
 	w.post("c:"+sku, letter{in: &alloc.PalletsArrived{Pallets: []inventory.PalletState{p.State()}, Revived: true, Reply: clientToken{"revive"}}}, false)
@@ -522,7 +522,7 @@ func (w *world) crash() {
 			}
 			continue
 		}
-		p = inventory.RestoreState(s.Spec, s.OnHand, s.Version) // from its checkpoint
+		p = inventory.Restore(s) // from its checkpoint
 		w.pallets[s.Spec.ID] = &simPallet{node: alloc.NewPalletNode(p, 0), sku: s.Spec.SKU}
 		bySKU[s.Spec.SKU] = append(bySKU[s.Spec.SKU], s)
 		w.durable[s.Spec.ID] = s
@@ -626,6 +626,17 @@ func (s *store) onHand(id string) (inventory.CentiLbs, int64) {
 		v = l.Entry.Version
 	}
 	return sum, v
+}
+
+// status is a pallet's status by its ledger: the last status entry's.
+func (s *store) status(id string) inventory.PalletStatus {
+	st := inventory.StatusAvailable
+	for _, l := range s.ledgers[id] {
+		if l.Entry.Status != "" {
+			st = l.Entry.Status
+		}
+	}
+	return st
 }
 
 // describe is a short line for the trace.

@@ -30,6 +30,7 @@ type Pallet struct {
 	Spec    inventory.PalletSpec
 	OnHand  inventory.CentiLbs
 	Version int64
+	Status  inventory.PalletStatus
 }
 
 // New returns a model of an empty warehouse; requests are every order the
@@ -73,12 +74,13 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-// eligible lists the pallets an order may take from at now.
+// eligible lists the pallets an order may take from at now: available,
+// and expiring after its shelf-life cutoff.
 func (m *Model) eligible(req inventory.OrderRequest, now time.Time) []*Pallet {
 	cutoff := now.Add(time.Duration(req.MinShelfLifeDays) * 24 * time.Hour)
 	var out []*Pallet
 	for _, p := range m.fefo(req.SKU) {
-		if p.Spec.Expires.After(cutoff) && p.Spec.Expires.After(now) {
+		if p.Status == inventory.StatusAvailable && p.Spec.Expires.After(cutoff) && p.Spec.Expires.After(now) {
 			out = append(out, p)
 		}
 	}
@@ -113,12 +115,15 @@ func (m *Model) Apply(ev alloc.Event) error {
 			if m.Pallets[s.ID] != nil {
 				return fmt.Errorf("pallet %s received twice", s.ID)
 			}
-			m.Pallets[s.ID] = &Pallet{Spec: s, OnHand: s.Weight, Version: 1}
+			m.Pallets[s.ID] = &Pallet{Spec: s, OnHand: s.Weight, Version: 1, Status: inventory.StatusAvailable}
 		}
 	case alloc.PalletAdjusted:
 		p := m.Pallets[ev.PalletID]
 		if p == nil {
 			return fmt.Errorf("adjusted unknown pallet %s", ev.PalletID)
+		}
+		if err := m.changeStatus(p, ev); err != nil {
+			return err
 		}
 		p.OnHand += ev.Delta
 		if p.OnHand < 0 {
@@ -152,6 +157,33 @@ func (m *Model) Apply(ev alloc.Event) error {
 			}
 		}
 	}
+	return nil
+}
+
+// changeStatus checks and applies a status change or write-off: recalled
+// and written off are final (a recalled pallet may only be written off), a
+// write-off takes exactly what is on hand, and no other change touches the
+// status.
+func (m *Model) changeStatus(p *Pallet, ev alloc.PalletAdjusted) error {
+	switch ev.Kind {
+	case "", inventory.LedgerAdjusted:
+		if ev.Status != "" {
+			return fmt.Errorf("pallet %s: an adjustment set status %s", ev.PalletID, ev.Status)
+		}
+		return nil
+	case inventory.LedgerWrittenOff:
+		if ev.Status != inventory.StatusWrittenOff || ev.Delta != -p.OnHand {
+			return fmt.Errorf("pallet %s: write-off of %s with %s on hand (status %s)", ev.PalletID, ev.Delta, p.OnHand, ev.Status)
+		}
+	default:
+		if ev.Delta != 0 || !ev.Status.Valid() || ev.Status == inventory.StatusWrittenOff || ev.Status == p.Status {
+			return fmt.Errorf("pallet %s: %s to %s by %s from %s", ev.PalletID, ev.Kind, ev.Status, ev.Delta, p.Status)
+		}
+		if p.Status.Final() {
+			return fmt.Errorf("pallet %s: %s from final status %s", ev.PalletID, ev.Kind, p.Status)
+		}
+	}
+	p.Status = ev.Status
 	return nil
 }
 
@@ -222,11 +254,13 @@ func (m *Model) reject(turn alloc.Turn, at time.Time) error {
 		avail += p.OnHand
 	}
 	for _, p := range m.fefo(req.SKU) {
-		left += p.OnHand
+		if p.Status == inventory.StatusAvailable {
+			left += p.OnHand
+		}
 	}
 	// Weight left, but none of it eligible (too close to expiry, or
 	// expired), is "no eligible stock"; too little eligible weight, or none
-	// left at all (sold out), is "insufficient".
+	// left at all (sold out, or all of it held), is "insufficient".
 	noneEligible := avail == 0 && left > 0
 	switch {
 	case noneEligible && turn.Reason != inventory.ReasonNoEligibleStock:

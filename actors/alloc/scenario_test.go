@@ -118,6 +118,12 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			m.Reason, m.Clamp = inventory.ReasonChaos, true
 		}
 		w.stepPallet(arg(0), letter{msg: m, client: d.Cmd == "adjust"}) // a scale acts at once
+	case "status":
+		m := &alloc.SetStatus{Status: inventory.PalletStatus(arg(1)), Reason: "operator"}
+		if arg(1) == "write-off" {
+			m = &alloc.SetStatus{WriteOff: true, Reason: "operator"}
+		}
+		w.stepPallet(arg(0), letter{msg: m, client: true}) // an operator acts at once
 	case "drop":
 		a := addr(arg(0))
 		if len(w.mail[a]) == 0 {
@@ -159,7 +165,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 	case "ledger":
 		for _, l := range w.store.ledgers[arg(0)] {
 			e := l.Entry
-			s.printf("v%d %s %s%s%s\n", e.Version, e.Kind, e.Lbs, prefixed(" ", e.OrderID), prefixed(" ", e.Reason))
+			s.printf("v%d %s %s%s%s%s\n", e.Version, e.Kind, e.Lbs, prefixed(" ", e.OrderID), prefixed(" ", e.Reason), prefixed(" -> ", string(e.Status)))
 		}
 	default:
 		t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
@@ -310,10 +316,21 @@ func (s *scenario) palletStepped(id string, m alloc.Message, out []alloc.Envelop
 	if r, ok := reply.(*alloc.AdjustReply); ok && r.Err != nil {
 		s.printf("  refused: %v\n", r.Err)
 	}
-	s.printf("  %s: %s lbs, %s held, v%d\n", id, st.OnHand, st.Held, st.Version)
+	if r, ok := reply.(*alloc.StatusReply); ok && r.Err != nil {
+		s.printf("  refused: %v\n", r.Err)
+	}
+	s.printf("  %s: %s lbs, %s held, v%d%s\n", id, st.OnHand, st.Held, st.Version, statusSuffix(st.Status))
 }
 
 func (s *scenario) crashed(n int) { s.printf("CRASH #%d: recovering from the journal\n", n) }
+
+// statusSuffix shows a status other than available.
+func statusSuffix(st inventory.PalletStatus) string {
+	if st == "" || st == inventory.StatusAvailable {
+		return ""
+	}
+	return ", " + string(st)
+}
 
 func describeInput(in alloc.Input) string {
 	switch m := in.(type) {
@@ -384,7 +401,15 @@ func describeMessage(m alloc.Message) string {
 	case *alloc.Adjust:
 		return fmt.Sprintf("adjust %s %s", m.Delta, m.Reason)
 	case *alloc.PalletChanged:
+		if m.Status != "" {
+			return fmt.Sprintf("changed %s %s (%s): status %s, %s -> %s at v%d, %d hold(s) revoked", m.PalletID, m.Kind, m.Reason, m.Status, m.Delta, m.OnHand, m.Version, m.Revoked)
+		}
 		return fmt.Sprintf("changed %s %s (%s) -> %s at v%d, %d hold(s) revoked", m.PalletID, m.Delta, m.Reason, m.OnHand, m.Version, m.Revoked)
+	case *alloc.SetStatus:
+		if m.WriteOff {
+			return "write-off (" + m.Reason + ")"
+		}
+		return fmt.Sprintf("set status %s (%s)", m.Status, m.Reason)
 	case *alloc.ExpireHolds:
 		return "expire holds"
 	case *alloc.Retire:

@@ -259,9 +259,13 @@ func (w *world) act() {
 			specs = append(specs, w.newPallet())
 		}
 		w.receive(specs...)
-	case r < 70:
+	case r < 67:
 		if ids := slices.Sorted(maps.Keys(w.store.receipts)); len(ids) > 0 { // retired ones too
 			w.adjust(ids[w.rng.IntN(len(ids))], inventory.CentiLbs(w.rng.Int64N(40_000)-20_000), false)
+		}
+	case r < 70:
+		if ids := slices.Sorted(maps.Keys(w.store.receipts)); len(ids) > 0 { // retired ones too
+			w.setStatus(ids[w.rng.IntN(len(ids))], w.statusChange())
 		}
 	case r < 97:
 		sku := w.skus[w.rng.IntN(len(w.skus))]
@@ -276,6 +280,22 @@ func (w *world) act() {
 		w.now = w.now.Add(time.Duration(w.rng.Int64N(int64(simHourJumpsMax))))
 		w.trace("time jumps")
 	}
+}
+
+// statusChange is a random operator's status change: mostly holds and
+// releases, now and then a recall or a write-off.
+func (w *world) statusChange() *alloc.SetStatus {
+	switch r := w.rng.IntN(100); {
+	case r < 35:
+		return &alloc.SetStatus{Status: inventory.StatusOnHold, Reason: "lab", Note: "sim"}
+	case r < 50:
+		return &alloc.SetStatus{Status: inventory.StatusQuarantined, Reason: "lab"}
+	case r < 88:
+		return &alloc.SetStatus{Status: inventory.StatusAvailable, Reason: "cleared"}
+	case r < 95:
+		return &alloc.SetStatus{Status: inventory.StatusRecalled, Reason: "recall"}
+	}
+	return &alloc.SetStatus{WriteOff: true, Reason: "damaged"}
 }
 
 // listed returns the pallets (of sku, or all) their coordinators took in.
@@ -351,9 +371,9 @@ func (w *world) check() {
 	for id, versions := range w.acked { // acknowledged adjustments are in the ledger
 		for _, v := range versions {
 			if !slices.ContainsFunc(w.store.ledgers[id], func(l alloc.LedgerLine) bool {
-				return l.Entry.Version == v && l.Entry.Kind == inventory.LedgerAdjusted && l.Entry.Reason == "count_correction"
+				return l.Entry.Version == v && (l.Entry.Kind == inventory.LedgerAdjusted && l.Entry.Reason == "count_correction" || l.Entry.Status != "")
 			}) {
-				w.fail("pallet %s: acknowledged adjustment at v%d lost", id, v)
+				w.fail("pallet %s: acknowledged change at v%d lost", id, v)
 			}
 		}
 	}
@@ -372,8 +392,10 @@ func (w *world) check() {
 			w.fail("pallet %s is %s at v%d, its journaled ledger sums to %s at v%d", id, s.OnHand, s.Version, onHand, version)
 		case s.Held != 0:
 			w.fail("pallet %s still holds %s: a hold outlived its order", id, s.Held)
-		case m == nil || m.OnHand != s.OnHand || m.Version != s.Version:
-			w.fail("pallet %s is %s at v%d, the oracle says %+v", id, s.OnHand, s.Version, m)
+		case m == nil || m.OnHand != s.OnHand || m.Version != s.Version || m.Status != s.Status:
+			w.fail("pallet %s is %s at v%d (%s), the oracle says %+v", id, s.OnHand, s.Version, s.Status, m)
+		case w.store.status(id) != s.Status || w.durable[id].StatusOr() != s.Status:
+			w.fail("pallet %s is %s, its ledger says %s, it shows %s", id, s.Status, w.store.status(id), w.durable[id].Status)
 		case w.durable[id].OnHand != s.OnHand || w.durable[id].Version != s.Version:
 			w.fail("pallet %s shows %s at v%d, it is %s at v%d", id, w.durable[id].OnHand, w.durable[id].Version, s.OnHand, s.Version)
 		}

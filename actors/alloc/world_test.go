@@ -358,16 +358,28 @@ func (w *world) stepPallet(id string, l letter) {
 		}
 		w.post("p:"+env.Pallet, letter{msg: env.Msg}, true)
 	}
-	r, ok := reply.(*alloc.AdjustReply)
+	var (
+		err     error
+		changed bool
+		state   inventory.PalletState
+	)
+	switch r := reply.(type) {
+	case *alloc.AdjustReply:
+		err, changed, state = r.Err, r.Applied != 0, r.State
+	case *alloc.StatusReply:
+		err, changed, state = r.Err, r.Changed, r.State
+	default:
+		return
+	}
 	switch {
-	case !ok || !l.client:
-	case errors.Is(r.Err, alloc.ErrRetired) && l.tries < adjustTriesMax:
+	case !l.client:
+	case errors.Is(err, alloc.ErrRetired) && l.tries < adjustTriesMax:
 		// It agreed to leave just before: as the engine does, go again
 		// through its coordinator, which hears of it first.
 		w.post("c:"+p.sku, letter{revive: id, msg: l.msg, client: true, tries: l.tries + 1}, false)
-	case r.Applied != 0:
-		// An operator's adjustment is acknowledged once it is durable.
-		w.pending[id] = append(w.pending[id], r.State.Version)
+	case changed:
+		// An operator's change is acknowledged once it is durable.
+		w.pending[id] = append(w.pending[id], state.Version)
 	}
 }
 
@@ -448,6 +460,18 @@ func (w *world) adjust(id string, delta inventory.CentiLbs, chaos bool) {
 	}
 	if delta < 0 {
 		return // an empty retired pallet: below zero, refused
+	}
+	w.post("c:"+w.store.receipts[id].SKU, letter{revive: id, msg: m, client: true}, false)
+}
+
+// setStatus is an operator's hold, quarantine, release, recall or
+// write-off of any pallet ever received: through its coordinator if it
+// retired, as an adjustment goes.
+func (w *world) setStatus(id string, m *alloc.SetStatus) {
+	w.trace("status %s -> %s writeOff=%v", id, m.Status, m.WriteOff)
+	if w.pallets[id] != nil {
+		w.post("p:"+id, letter{msg: m, client: true}, false)
+		return
 	}
 	w.post("c:"+w.store.receipts[id].SKU, letter{revive: id, msg: m, client: true}, false)
 }

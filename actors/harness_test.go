@@ -210,23 +210,6 @@ func allOrders(t testing.TB, e *Engine) []inventory.Order {
 	}
 }
 
-// fullLedger reads a pallet's whole ledger, page by page.
-func fullLedger(e *Engine, id string) ([]inventory.LedgerEntry, error) {
-	var out []inventory.LedgerEntry
-	var after *LedgerPosition
-	for {
-		page, next, err := e.Ledger(id, after, 1000)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if next == nil {
-			return out, nil
-		}
-		after = next
-	}
-}
-
 // allPallets lists every pallet the engine ever received: on the floor,
 // then retired. A pallet caught retiring (journaled, not yet out of
 // memory) is listed once, as on the floor.

@@ -19,7 +19,7 @@ type Role int
 const (
 	RoleViewer   Role = 1 + iota // reads
 	RoleSales                    // also places and cancels orders
-	RoleOperator                 // also receives and adjusts inventory
+	RoleOperator                 // also receives, adjusts, holds, releases, recalls and writes off inventory
 )
 
 func (r Role) String() string {

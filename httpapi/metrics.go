@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -79,10 +81,12 @@ var (
 	descCommits   = prometheus.NewDesc("baconator_journal_commits_total", "Durable journal commits (each synced before it was acknowledged).", nil, nil)
 	descSyncs     = prometheus.NewDesc("baconator_journal_syncs_total", "Journal writes and syncs; commits/syncs is the group-commit factor.", nil, nil)
 	descJFailed   = prometheus.NewDesc("baconator_journal_failed", "1 once a journal write failed: writes are refused until a restart.", nil, nil)
+	descExpiring  = prometheus.NewDesc("baconator_expiring_lbs", "Pounds on the floor by SKU and days to expiry (the bucket's lower end; buckets 0, 3, 7, 14, 30 days), held weight included.", []string{"sku", "from_days"}, nil)
+	descExpired   = prometheus.NewDesc("baconator_expired_lbs", "Pounds on the floor already past their expiration, not yet written off.", nil, nil)
 )
 
 func (engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures, descCommits, descSyncs, descJFailed} {
+	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures, descCommits, descSyncs, descJFailed, descExpiring, descExpired} {
 		ch <- d
 	}
 }
@@ -110,4 +114,9 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		failed = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descJFailed, prometheus.GaugeValue, failed)
+	buckets, expired := c.e.Expiry("", defaultExpiryBuckets, time.Now())
+	for _, b := range buckets {
+		ch <- prometheus.MustNewConstMetric(descExpiring, prometheus.GaugeValue, b.Weight.Pounds(), b.SKU, strconv.Itoa(b.From))
+	}
+	ch <- prometheus.MustNewConstMetric(descExpired, prometheus.GaugeValue, expired.Pounds())
 }

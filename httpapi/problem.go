@@ -62,6 +62,8 @@ func statusOf(err error) (status int, slug string) {
 		return http.StatusConflict, "order-id-reused"
 	case errors.Is(err, actors.ErrNotCancellable):
 		return http.StatusConflict, "not-cancellable"
+	case errors.Is(err, inventory.ErrFinal):
+		return http.StatusConflict, "status-final"
 	case errors.Is(err, actors.ErrIntakeFull):
 		return http.StatusTooManyRequests, "intake-full"
 	case errors.Is(err, actors.ErrClosed):

@@ -50,6 +50,7 @@ type palletView struct {
 	ReceivedDate   timeJSON `json:"receivedDate"`
 	Version        int64    `json:"version"`
 	Expired        bool     `json:"expired"`
+	Status         string   `json:"status"`
 }
 
 func newPalletView(s inventory.PalletState, now time.Time) palletView {
@@ -62,7 +63,7 @@ func newPalletView(s inventory.PalletState, now time.Time) palletView {
 		ID: s.Spec.ID, SKU: s.Spec.SKU, Lot: s.Spec.Lot, Supplier: s.Spec.Supplier,
 		WeightLbs: lbsJSON(s.OnHand), ReservedLbs: lbsJSON(s.Held), AvailableLbs: lbsJSON(avail),
 		ExpirationDate: timeJSON(s.Spec.Expires), ReceivedDate: timeJSON(s.Spec.Received),
-		Version: s.Version, Expired: expired,
+		Version: s.Version, Expired: expired, Status: string(s.StatusOr()),
 	}
 }
 
@@ -84,6 +85,8 @@ type ledgerEntryView struct {
 	OrderID string   `json:"orderId,omitempty"`
 	Reason  string   `json:"reason,omitempty"`
 	Version int64    `json:"version"`
+	Status  string   `json:"status,omitempty"` // after a status change or write-off
+	Note    string   `json:"note,omitempty"`
 }
 
 type ledgerView struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,10 +126,23 @@ func runHistoryOn(t *testing.T, seed uint64, j *journal.Journal) *Engine {
 					if _, err := e.CancelOrder(id); err != nil {
 						assert.ErrorIs(t, err, ErrNotCancellable)
 					}
-				case r < 90:
+				case r < 84:
 					id := fmt.Sprintf("P-%03d", wrng.IntN(len(initial)))
 					delta := inventory.CentiLbs(wrng.Int64N(40_000) - 20_000)
 					if _, err := e.AdjustPallet(id, delta, "count_correction"); err != nil && !errors.Is(err, inventory.ErrBelowZero) {
+						assert.NoError(t, err)
+					}
+				case r < 92:
+					id := fmt.Sprintf("P-%03d", wrng.IntN(len(initial)))
+					var err error
+					switch to := []inventory.PalletStatus{inventory.StatusOnHold, inventory.StatusQuarantined, inventory.StatusAvailable,
+						inventory.StatusAvailable, inventory.StatusRecalled, inventory.StatusWrittenOff}[wrng.IntN(6)]; to {
+					case inventory.StatusWrittenOff:
+						_, err = e.WriteOffPallet(id, "damaged", "")
+					default:
+						_, err = e.SetPalletStatus(id, to, "lab", "")
+					}
+					if err != nil && !errors.Is(err, inventory.ErrFinal) {
 						assert.NoError(t, err)
 					}
 				default:
@@ -205,5 +219,58 @@ func checkAgainstModel(t *testing.T, e *Engine, m *oracle.Model) {
 		assert.Zero(t, s.Held, "pallet %s: a hold outlived its order", s.Spec.ID)
 		assert.GreaterOrEqual(t, s.OnHand, inventory.CentiLbs(0))
 		assert.Equal(t, s.OnHand, ledgerSum(t, e, s.Spec.ID), "pallet %s: ledger must sum to on hand", s.Spec.ID)
+		assert.Equal(t, mp.Status, s.StatusOr(), "pallet %s status", s.Spec.ID)
+	}
+	checkLotTraces(t, e, states)
+}
+
+// checkLotTraces holds every lot's forward trace to the orders: what the
+// trace says each order still has from the lot's pallets (shipped less
+// returned) is what the order's own allocations say, and the lot's totals
+// reconcile with its pallets' weights.
+func checkLotTraces(t *testing.T, e *Engine, states []inventory.PalletState) {
+	t.Helper()
+	lots := map[string]bool{}
+	for _, s := range states {
+		lots[s.Spec.Lot] = true
+	}
+	for lot := range lots {
+		tr, err := e.TraceLot(lot)
+		require.NoError(t, err)
+		var onHand inventory.CentiLbs
+		pallets := map[string]bool{}
+		for _, p := range tr.Lot.Pallets {
+			onHand += p.OnHand
+			pallets[p.Spec.ID] = true
+		}
+		tt := tr.Totals
+		assert.Equal(t, onHand, tt.OnHand, "lot %s: totals' on hand is its pallets'", lot)
+		assert.Equal(t, tt.OnHand, tt.Received+tt.Adjusted-tt.Allocated+tt.Returned+tt.WrittenOff, "lot %s: totals reconcile", lot)
+		kept := map[string]inventory.CentiLbs{} // order/pallet -> shipped less returned
+		for _, sh := range tr.Shipments {
+			kept[sh.OrderID+"/"+sh.PalletID] += sh.Lbs - sh.ReturnedLbs
+			o, err := e.Order(sh.OrderID)
+			require.NoError(t, err)
+			assert.Equal(t, o.Status, sh.OrderStatus, "lot %s: order %s's status", lot, sh.OrderID)
+		}
+		for key, lbs := range kept {
+			id, pallet, _ := strings.Cut(key, "/")
+			o, err := e.Order(id)
+			require.NoError(t, err)
+			var has inventory.CentiLbs
+			for _, a := range o.Allocations {
+				if a.PalletID == pallet {
+					has += a.Lbs
+				}
+			}
+			assert.Equal(t, has, lbs, "lot %s: order %s on %s: the trace and the order disagree", lot, id, pallet)
+		}
+		for _, o := range allOrders(t, e) {
+			for _, a := range o.Allocations {
+				if pallets[a.PalletID] {
+					assert.Positive(t, kept[o.Request.ID+"/"+a.PalletID], "lot %s: order %s's allocation on %s is not in the trace", lot, o.Request.ID, a.PalletID)
+				}
+			}
+		}
 	}
 }

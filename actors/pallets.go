@@ -43,6 +43,9 @@ func (e *Engine) ReceivePallets(specs []inventory.PalletSpec) ([]inventory.Palle
 			return nil, fmt.Errorf("receive pallet %s: expirationDate %s: %w", s.ID, s.Expires.Format(time.RFC3339), inventory.ErrExpired)
 		}
 	}
+	if err := e.oneSKUPerLot(specs); err != nil {
+		return nil, err
+	}
 	pallets := make([]*inventory.Pallet, len(specs))
 	for i, s := range specs {
 		pallets[i] = inventory.NewPallet(s)
@@ -111,6 +114,38 @@ func (e *Engine) place(pallets []*inventory.Pallet, recovered bool) ([]*palletEn
 		}
 	}
 	return entries, nil
+}
+
+// oneSKUPerLot refuses a receipt that would put two SKUs in one lot: a
+// lot is one product from one supplier's run, and its holds, recalls and
+// traces are served by one coordinator.
+func (e *Engine) oneSKUPerLot(specs []inventory.PalletSpec) error {
+	skus := map[string]string{}
+	for _, s := range specs {
+		if s.Lot == "" {
+			continue
+		}
+		sku, seen := skus[s.Lot]
+		if !seen {
+			ids, err := e.journal.LotPallets(s.Lot)
+			if err != nil {
+				return fmt.Errorf("receive pallet %s: %w: %w", s.ID, ErrUnavailable, err)
+			}
+			sku = s.SKU
+			if len(ids) > 0 {
+				first, err := e.Pallet(ids[0])
+				if err != nil {
+					return fmt.Errorf("receive pallet %s: %w", s.ID, err)
+				}
+				sku = first.Spec.SKU
+			}
+			skus[s.Lot] = sku
+		}
+		if s.SKU != sku {
+			return fmt.Errorf("receive pallet %s: lot %s is %s, not %s: %w", s.ID, s.Lot, sku, s.SKU, inventory.ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // operateAttemptsMax bounds how often an operator's change meets a pallet

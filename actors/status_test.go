@@ -149,3 +149,25 @@ func mustPallet(t *testing.T, e *Engine, id string) inventory.PalletState {
 	require.NoError(t, err)
 	return s
 }
+
+// TestALotHasOneSKU: a receipt that would mix SKUs in a lot is refused,
+// whole, whether the lot's first pallets came earlier or in the same
+// receipt.
+func TestALotHasOneSKU(t *testing.T) {
+	e := startEngine(t, testConfig(1))
+	a := pallet("A", 10, 5)
+	a.Lot = "L"
+	receive(t, e, a)
+	b := pallet("B", 10, 5)
+	b.Lot, b.SKU = "L", "beef"
+	_, err := e.ReceivePallets([]inventory.PalletSpec{b})
+	require.ErrorIs(t, err, inventory.ErrInvalid)
+	c, d := pallet("C", 10, 5), pallet("D", 10, 5)
+	c.Lot, d.Lot, d.SKU = "M", "M", "beef"
+	_, err = e.ReceivePallets([]inventory.PalletSpec{c, d})
+	require.ErrorIs(t, err, inventory.ErrInvalid)
+	_, err = e.Pallet("C")
+	require.ErrorIs(t, err, ErrNotFound, "nothing of a refused receipt is received")
+	b.SKU = inventory.DefaultSKU
+	receive(t, e, b)
+}

@@ -77,13 +77,21 @@ func (e *Engine) TraceLot(lot string) (LotTrace, error) {
 	}
 	ids := make([]string, 0, len(orders))
 	for id := range orders {
+		if rec, ok := e.orders.get(id); ok { // not ended: its record is the truth
+			orders[id] = rec.load()
+			continue
+		}
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	stored, err := e.journal.OrdersByID(ids)
+	if err != nil {
+		return LotTrace{}, fmt.Errorf("trace lot %s: %w: %w", lot, ErrUnavailable, err)
+	}
 	for _, id := range ids {
-		o, err := e.Order(id)
-		if err != nil {
-			return LotTrace{}, fmt.Errorf("trace lot %s: %w", lot, err)
+		o, ok := stored[id]
+		if !ok { // an order leaves memory only once its end is journaled
+			return LotTrace{}, fmt.Errorf("trace lot %s: order %s is in a ledger but not in the journal: %w", lot, id, inventory.ErrCorrupt)
 		}
 		orders[id] = o
 	}

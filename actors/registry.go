@@ -223,6 +223,26 @@ func (r *palletRegistry) snapshot(sku string) []inventory.PalletState {
 	return out
 }
 
+// each calls fn with the shown state of every listed pallet of sku (every
+// SKU if empty), without copying the list: for views that only sum.
+func (r *palletRegistry) each(sku string, fn func(inventory.PalletState)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for s, l := range r.bySKU {
+		if sku != "" && s != sku {
+			continue
+		}
+		for _, e := range l {
+			if !e.listed {
+				continue
+			}
+			if st, ok := e.shown(); ok {
+				fn(st)
+			}
+		}
+	}
+}
+
 // head returns up to n pallets of sku, earliest-expiring first, that have
 // weight on hand and are not expired at now.
 func (r *palletRegistry) head(sku string, n int, alive func(inventory.PalletState) bool) []*palletEntry {

@@ -171,3 +171,46 @@ func TestALotHasOneSKU(t *testing.T) {
 	b.SKU = inventory.DefaultSKU
 	receive(t, e, b)
 }
+
+// TestExpiryBuckets: a day is 24 hours from the instant asked about,
+// buckets are [from, to), the last open-ended, every bucket listed; held
+// weight is in the weight but not available; expired weight is apart;
+// written-off and empty pallets do not count.
+func TestExpiryBuckets(t *testing.T) {
+	e := startEngine(t, testConfig(1))
+	receive(t, e,
+		pallet("A", 10, 1), // 1 day from testNow
+		pallet("B", 20, 3), // exactly 3 days: the [3, 7) bucket
+		pallet("C", 40, 2.99),
+		pallet("D", 80, 40),
+		pallet("E", 160, 5), // written off below
+		pallet("F", 320, 8),
+	)
+	_, err := e.SetPalletStatus("F", inventory.StatusOnHold, "lab", "")
+	require.NoError(t, err)
+	_, err = e.WriteOffPallet("E", "damaged", "")
+	require.NoError(t, err)
+	b, expired := e.Expiry("", []int{0, 3, 7, 30}, testNow)
+	require.Len(t, b, 4)
+	type got struct {
+		from, to      int
+		weight, avail inventory.CentiLbs
+		pallets       int
+	}
+	var all []got
+	for _, x := range b {
+		all = append(all, got{x.From, x.To, x.Weight, x.Available, x.Pallets})
+	}
+	assert.Equal(t, []got{
+		{0, 3, inventory.Lbs(50), inventory.Lbs(50), 2},
+		{3, 7, inventory.Lbs(20), inventory.Lbs(20), 1},
+		{7, 30, inventory.Lbs(320), 0, 1},
+		{30, 0, inventory.Lbs(80), inventory.Lbs(80), 1},
+	}, all)
+	assert.Zero(t, expired)
+	_, expired = e.Expiry("", []int{0}, testNow.Add(3*day+time.Minute))
+	assert.Equal(t, inventory.Lbs(70), expired, "A, B and C have expired by then")
+	b, _ = e.Expiry("beef", []int{0, 7}, testNow)
+	require.Len(t, b, 2, "a SKU asked for is listed, empty")
+	assert.Zero(t, b[0].Weight)
+}

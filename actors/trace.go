@@ -2,7 +2,9 @@ package actors
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/baconator/baconator/inventory"
@@ -138,26 +140,27 @@ func (e *Engine) Expiry(sku string, bounds []int, now time.Time) (buckets []Expi
 	if sku != "" {
 		of(sku)
 	}
-	for _, p := range e.Inventory(sku) {
+	e.pallets.each(sku, func(p inventory.PalletState) {
 		if p.OnHand <= 0 || p.StatusOr() == inventory.StatusWrittenOff {
-			continue
+			return
 		}
 		left := p.Spec.Expires.Sub(now)
 		if left <= 0 {
 			expired += p.OnHand
-			continue
+			return
 		}
 		base := of(p.Spec.SKU)
 		days := int(left / (24 * time.Hour))
 		i := sort.Search(len(bounds), func(i int) bool { return bounds[i] > days }) - 1
 		if i < 0 {
-			continue // sooner than the first bound
+			return // sooner than the first bound
 		}
 		b := &buckets[base+i]
 		b.Weight += p.OnHand
 		b.Available += p.Available()
 		b.Pallets++
-	}
+	})
+	slices.SortStableFunc(buckets, func(a, b ExpiryBucket) int { return strings.Compare(a.SKU, b.SKU) }) // SKUs by name, each's buckets in order
 	return buckets, expired
 }
 

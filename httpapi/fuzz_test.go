@@ -54,3 +54,35 @@ func FuzzAdjustPallet(f *testing.F) {
 		`{"deltaLbs":-12.5,"reason":"scale_recalibration"}`, `{"deltaLbs":99999999,"reason":"other"}`,
 		`{"deltaLbs":-0,"reason":"other"}`, `{"deltaLbs":null,"reason":null}`, `{"deltaLbs":1,"reason":"other","deltaLbs":-1}`)
 }
+
+func FuzzHoldPallet(f *testing.F) {
+	fuzzEndpoint(f, http.MethodPost, "/api/inventory/P-1/hold",
+		`{"status":"on_hold","reason":"lab test","note":"swab 17"}`,
+		`{"status":"quarantined","reason":"x"}`,
+		`{"status":"recalled","reason":"x"}`,
+		`{"status":"on_hold","reason":"é","note":null}`)
+}
+
+func FuzzWriteOffPallet(f *testing.F) {
+	fuzzEndpoint(f, http.MethodPost, "/api/inventory/P-3/write-off",
+		`{"reason":"damaged"}`, `{"reason":"other","note":"dropped"}`, `{"reason":"because"}`)
+}
+
+// FuzzExpiryBuckets: any ?buckets= is a 200 with ascending buckets or a
+// 400, never a panic or a 5xx.
+func FuzzExpiryBuckets(f *testing.F) {
+	for _, s := range []string{"0,3,7,14,30", "0", "5,1", "-1", "0,,3", "3650", " 1, 2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		b, err := parseBuckets(q)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(b); i++ {
+			if b[i] <= b[i-1] {
+				t.Fatalf("%q: buckets %v not ascending", q, b)
+			}
+		}
+	})
+}

@@ -28,7 +28,8 @@ var (
 // it on one data directory with chaos on, drives seeded load at it, kills
 // it with SIGKILL at seeded moments and starts it again, many times. Then,
 // through the API only: every order that got a 202 is there and ends
-// terminal, every acknowledged adjustment is in its ledger, ledgers sum to
+// terminal, every acknowledged adjustment is in its ledger, every
+// acknowledged hold still holds, ledgers sum to
 // weights, nothing is negative, and every order holds exactly what the
 // ledgers gave it — so none was allocated twice.
 func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
@@ -46,6 +47,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	})
 	acked := map[string]string{}       // order id → the body that got a 202
 	adjusted := map[string][]float64{} // pallet → versions of acknowledged adjustments
+	held := map[string]bool{}          // pallets whose hold was acknowledged (nothing releases them)
 	for cycle := range *crashCycles {
 		srv := startBinary(t, bin, dir, seed+uint64(cycle))
 		ctx, stopLoad := context.WithCancel(context.Background())
@@ -56,6 +58,15 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 			wrng := rand.New(rand.NewPCG(seed, uint64(cycle*100+w)))
 			wg.Go(func() {
 				for i := 0; ctx.Err() == nil; i++ {
+					if wrng.IntN(60) == 0 {
+						id := pallets[wrng.IntN(len(pallets))]
+						if status, _ := post(ctx, srv.base+"/api/inventory/"+url.PathEscape(id)+"/hold", `{"status":"on_hold","reason":"lab"}`); status == http.StatusOK {
+							mu.Lock()
+							held[id] = true
+							mu.Unlock()
+						}
+						continue
+					}
 					if wrng.IntN(10) == 0 {
 						id := pallets[wrng.IntN(len(pallets))]
 						status, body := post(ctx, srv.base+"/api/inventory/"+url.PathEscape(id)+"/adjustments", fmt.Sprintf(`{"deltaLbs":%d,"reason":"count_correction"}`, 1+wrng.IntN(40)))
@@ -113,6 +124,12 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 			}
 			require.True(t, found, "pallet %s: acknowledged adjustment at v%v lost", id, v)
 		}
+	}
+	require.NotEmpty(t, held, "the load holds pallets: the check below must have something to check")
+	for id := range held {
+		var p struct{ Status string }
+		getInto(t, srv.base+"/api/inventory/"+url.PathEscape(id), &p)
+		require.Equal(t, "on_hold", p.Status, "pallet %s: an acknowledged hold was lost", id)
 	}
 	ids = append(ids, unacknowledged(t, srv.base, acked)...) // accepted, the client never heard: audited too
 	res, err := loadtest.AuditServer(context.Background(), loadtest.Config{URL: srv.base}, ids)

@@ -45,10 +45,13 @@ func TestAHeldLotShipsNothingAfterItsAnswer(t *testing.T) {
 		defer tick.Stop()
 		var posts sync.WaitGroup
 		defer posts.Wait()
+		inFlight := make(chan struct{}, 64) // a client's connection pool, well under any connection cap
 		for i := 0; i < orders; i += 2 {
 			<-tick.C
 			for k := range 2 {
+				inFlight <- struct{}{}
 				posts.Go(func() {
+					defer func() { <-inFlight }()
 					code, body := post(ctx, base+"/api/orders", fmt.Sprintf(`{"id":"h-%d","customer":"c","amountRequested":1}`, i+k))
 					assert.Equal(t, http.StatusAccepted, code, string(body))
 					if sent.Add(1) == orders/2 {

@@ -134,6 +134,16 @@ func TestAuthRoles(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, f.do(http.MethodPost, "/api/inventory", pallet, bearer("operator-key-0123456789")...).Code)
 	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, "/healthz", "").Code, "operations endpoints need no key")
 
+	hold := `{"status":"on_hold","reason":"lab"}`
+	for _, k := range []string{"viewer-key-0123456789", "sales-key-01234567890"} {
+		f.do(http.MethodPost, "/api/inventory/P-1/hold", hold, bearer(k)...).problemFields(http.StatusForbidden)
+		f.do(http.MethodPost, "/api/lots/L-1/recall", `{"reason":"r"}`, bearer(k)...).problemFields(http.StatusForbidden)
+		f.do(http.MethodPost, "/api/inventory/P-1/write-off", `{"reason":"damaged"}`, bearer(k)...).problemFields(http.StatusForbidden)
+	}
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, "/api/lots/L-1/trace", "", bearer("viewer-key-0123456789")...).Code, "a viewer reads traces")
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, "/api/inventory/expiry", "", bearer("viewer-key-0123456789")...).Code)
+	assert.Equal(t, http.StatusOK, f.do(http.MethodPost, "/api/lots/L-1/hold", hold, bearer("operator-key-0123456789")...).Code, "an operator holds")
+
 	for _, bad := range []string{"k:viewer", "long-enough-key-123:admin", "no-role-here-at-all"} {
 		_, err := ParseKeys(bad)
 		assert.Error(t, err, bad)

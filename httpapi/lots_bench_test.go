@@ -80,10 +80,10 @@ func BenchmarkTraceLot(b *testing.B) {
 }
 
 // BenchmarkHoldUnderLoad holds and releases the lot at the FEFO head —
-// where every order goes — over HTTP while orders arrive at 2,000 a second
-// and chaos strikes every 150 ms, on a durable journal, and reports how
-// long an operator waits for the 200 (each hold or release is journaled
-// before it is answered).
+// where every order goes — over HTTP, one every 10 ms, while orders arrive
+// at 2,000 a second and chaos strikes every 150 ms, on a durable journal,
+// and reports how long an operator waits for the 200 (each hold or release
+// is journaled before it is answered) and how many orders arrived.
 //
 //	go test -run '^$' -bench '^BenchmarkHoldUnderLoad$' -benchtime 400x ./httpapi/
 func BenchmarkHoldUnderLoad(b *testing.B) {
@@ -131,7 +131,10 @@ func BenchmarkHoldUnderLoad(b *testing.B) {
 		}
 	})
 	lat := hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3)
+	pace := time.NewTicker(10 * time.Millisecond) // an operator every 10 ms: 400 of them take 4 s of load
+	defer pace.Stop()
 	for i := 0; b.Loop(); i++ {
+		<-pace.C
 		path, body := "/api/lots/"+lot+"/hold", `{"status":"on_hold","reason":"lab test"}`
 		if i%2 == 1 {
 			path, body = "/api/lots/"+lot+"/release", `{"reason":"cleared"}`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/components"
@@ -35,7 +36,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	legend := charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"})
 
 	throughput := charts.NewLine()
-	throughput.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Orders per second", Subtitle: fmt.Sprintf("%s, %d clients", r.Mode, r.Concurrency)}),
+	throughput.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Orders per second", Subtitle: fmt.Sprintf("%s, %d clients%s", r.Mode, r.Concurrency, loadLine(r))}),
 		tooltip, legend, charts.WithYAxisOpts(opts.YAxis{Name: "orders/s"}))
 	throughput.SetXAxis(secs).
 		AddSeries("accepted", accepted).AddSeries("completed", completed).AddSeries("throttled (429)", throttled)
@@ -56,6 +57,17 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	page.ClearPresetJSAssets() // after AddCharts, which merges each chart's CDN tag in
 	page.AddCustomizedHeaders("<script>" + echartsJS + "</script>")
 	return page.Render(w)
+}
+
+// loadLine is the load verdict for a chart's subtitle.
+func loadLine(r *Report) string {
+	switch {
+	case r.TargetRate <= 0:
+		return ""
+	case r.Saturated:
+		return fmt.Sprintf("; SATURATED: %.0f/s offered, %.0f/s sent (%s)", r.TargetRate, r.AchievedRate, strings.Join(r.SaturationReasons, "; "))
+	}
+	return fmt.Sprintf("; kept up: %.0f/s offered, %.0f/s sent", r.TargetRate, r.AchievedRate)
 }
 
 func auditLine(r *Report) string {

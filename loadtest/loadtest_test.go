@@ -207,6 +207,45 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 		assert.EqualValues(t, r.Accepted, r.Allocated)
 		assert.True(t, r.OK())
 	})
+	t.Run("a server driven past its capacity is saturated, though every invariant holds", func(t *testing.T) {
+		// One order at a time, 20 ms each: 50 orders/s, offered 500/s.
+		url := startServer(t, 0, func(c *actors.Config) {
+			c.OrdersInFlightMax, c.ProcessDelay = 1, 20*time.Millisecond
+		})
+		cfg := DefaultConfig()
+		cfg.URL, cfg.Orders, cfg.Concurrency, cfg.Rate, cfg.Lbs = url, 150, 50, 500, inventory.Lbs(1)
+		r, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		var text bytes.Buffer
+		r.WriteText(&text)
+		require.True(t, r.OK(), text.String())
+		assert.True(t, r.Saturated, text.String())
+		assert.Contains(t, strings.Join(r.SaturationReasons, "\n"), "after the last was sent", "a backlog drained after sending")
+		assert.Contains(t, text.String(), "PASS: every invariant holds", "the audit's verdict stands apart")
+		assert.Contains(t, text.String(), "LOAD: SATURATED")
+		var js bytes.Buffer
+		require.NoError(t, r.WriteJSON(&js))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(js.Bytes(), &m))
+		assert.Equal(t, true, m["saturated"])
+		assert.EqualValues(t, 500, m["targetRate"])
+		assert.Contains(t, m, "achievedRate")
+		var page bytes.Buffer
+		require.NoError(t, r.WriteHTML(&page))
+		assert.Contains(t, page.String(), "SATURATED")
+	})
+	t.Run("a gentle open loop keeps up", func(t *testing.T) {
+		url := startServer(t, 0)
+		cfg := DefaultConfig()
+		cfg.URL, cfg.Orders, cfg.Concurrency, cfg.Rate, cfg.Lbs = url, 60, 20, 100, inventory.Lbs(1)
+		r, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		var text bytes.Buffer
+		r.WriteText(&text)
+		assert.False(t, r.Saturated, text.String())
+		assert.InDelta(t, 100, r.AchievedRate, 5, "60 orders 10 ms apart")
+		assert.Contains(t, text.String(), "LOAD: kept up")
+	})
 	t.Run("an unreachable server is reported plainly", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.URL = "http://127.0.0.1:1"
@@ -261,4 +300,40 @@ func TestMemoryDriftComparesTheWarmServerWithItsEnd(t *testing.T) {
 	r.Server = r.Server[:2] // shorter than a minute: from the first sample
 	warm, _, _ = r.MemoryDrift()
 	assert.Zero(t, warm.T)
+}
+
+// TestLoadVerdict: each sign of saturation on its own — a rate not sent,
+// a backlog drained after sending, latency that grew through the run —
+// and none of them for a closed loop, which has no target.
+func TestLoadVerdict(t *testing.T) {
+	steady := func(p50s ...float64) []Second {
+		var out []Second
+		for i, p := range p50s {
+			out = append(out, Second{T: i, Completed: 100, CompletionP50Ms: p})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name      string
+		r         Report
+		span      float64
+		saturated string // a reason's words, or "" for none
+	}{
+		{"kept up", Report{RateTarget: 100, Sent: 1001, SendSeconds: 10.2, WallSeconds: 10.3, Timeline: steady(2, 2, 3, 2, 2, 3, 2, 2)}, 10, ""},
+		{"rate missed", Report{RateTarget: 5000, Sent: 78374, SendSeconds: 30, WallSeconds: 30.5}, 30, "of the 5000/s offered"},
+		{"backlog", Report{RateTarget: 100, Sent: 101, SendSeconds: 1.1, WallSeconds: 4}, 1, "after the last was sent"},
+		{"latency grew", Report{RateTarget: 100, Sent: 801, SendSeconds: 8, WallSeconds: 8.1, Timeline: steady(2, 3, 20, 80, 200, 400, 800, 900)}, 8, "completion p50 grew"},
+		{"closed loop", Report{Sent: 10, SendSeconds: 1, WallSeconds: 9}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.r
+			r.judgeLoad(tc.span)
+			if tc.saturated == "" {
+				assert.False(t, r.Saturated, "%v", r.SaturationReasons)
+				return
+			}
+			require.True(t, r.Saturated)
+			assert.Contains(t, strings.Join(r.SaturationReasons, "\n"), tc.saturated)
+		})
+	}
 }

@@ -17,6 +17,12 @@ type Report struct {
 	Mode                string      `json:"mode"` // "closed loop" or "open loop"
 	Concurrency         int         `json:"concurrency"`
 	RateTarget          float64     `json:"rateTarget,omitempty"`
+	// The load verdict, apart from the audit's (open loop only): the rate
+	// offered and the rate sent, and whether the server kept up.
+	TargetRate        float64  `json:"targetRate,omitempty"`
+	AchievedRate      float64  `json:"achievedRate,omitempty"`
+	Saturated         bool     `json:"saturated"`
+	SaturationReasons []string `json:"saturationReasons,omitempty"`
 	Lbs                 float64     `json:"lbs"`
 	Sent                int64       `json:"sent"`
 	Accepted            int64       `json:"accepted"`
@@ -54,6 +60,8 @@ type Second struct {
 }
 
 // OK reports whether the run was clean: every check passed, nothing failed.
+// It is the audit's verdict; whether the server kept up with the load is
+// Saturated's.
 func (r *Report) OK() bool { return r.Audit.OK && r.Failed == 0 && r.Unfinished == 0 }
 
 func perSec(n int64, d time.Duration) float64 {
@@ -83,6 +91,11 @@ func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after se
 		r.Timeline = append(r.Timeline, Second{T: i, Accepted: s.accepted, Completed: s.completed, Throttled: s.throttled,
 			CompletionP50Ms: sum.P50, CompletionP99Ms: sum.P99})
 	}
+	var span float64 // first send to last
+	if last := st.lastSend.Load(); last > 0 {
+		span = time.Unix(0, last).Sub(st.start).Seconds()
+	}
+	r.judgeLoad(span)
 	return r
 }
 
@@ -101,6 +114,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, ", %g lb per order\n\n", r.Lbs)
 	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)
+	if r.TargetRate > 0 {
+		fmt.Fprintf(w, "  rate: %.0f orders/s offered, %.0f/s sent\n", r.TargetRate, r.AchievedRate)
+	}
 	fmt.Fprintf(w, "  accepted %d (%.0f/s)   throttled (429) %d   failed %d   unfinished %d\n", r.Accepted, r.AcceptPerSec, r.Throttled, r.Failed, r.Unfinished)
 	fmt.Fprintf(w, "  allocated %d   rejected %d   cancelled %d   completed %.0f/s\n", r.Allocated, r.Rejected, r.Cancelled, r.CompletedPerSec)
 	fmt.Fprintf(w, "  server: %.0f conflicts, %.0f retries, %.0f chaos strikes during the run\n", r.Conflicts, r.Retries, r.ChaosStrikes)
@@ -128,6 +144,23 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "\n  PASS: every invariant holds")
 	} else {
 		fmt.Fprintln(w, "\n  FAIL: see above")
+	}
+	r.writeLoadVerdict(w)
+}
+
+// writeLoadVerdict says whether the server kept up with an open loop's
+// offered rate: the audit's PASS says nothing about that.
+func (r *Report) writeLoadVerdict(w io.Writer) {
+	if r.TargetRate <= 0 {
+		return
+	}
+	if !r.Saturated {
+		fmt.Fprintf(w, "  LOAD: kept up: %.0f orders/s offered, %.0f/s sent\n", r.TargetRate, r.AchievedRate)
+		return
+	}
+	fmt.Fprintf(w, "  LOAD: SATURATED: %.0f orders/s offered, %.0f/s sent; latencies measure the queue, not the server:\n", r.TargetRate, r.AchievedRate)
+	for _, why := range r.SaturationReasons {
+		fmt.Fprintf(w, "    - %s\n", why)
 	}
 }
 

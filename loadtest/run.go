@@ -29,6 +29,7 @@ type stats struct {
 	accept, completion                         *recorder
 	sent, accepted, throttled, failed          atomic.Int64
 	allocated, rejected, cancelled, unfinished atomic.Int64
+	lastSend                                   atomic.Int64 // unix nanoseconds: when the last request left (open loop)
 
 	mu       sync.Mutex
 	seconds  []*second
@@ -75,7 +76,7 @@ func (s *stats) placed(id string, sent time.Time, latency time.Duration, code in
 	case code == http.StatusTooManyRequests:
 		s.throttled.Add(1)
 		s.mu.Lock()
-		s.at(sent).throttled++
+		s.at(sent.Add(latency)).throttled++
 		s.mu.Unlock()
 		return false
 	case code != http.StatusAccepted:
@@ -85,7 +86,7 @@ func (s *stats) placed(id string, sent time.Time, latency time.Duration, code in
 	s.accepted.Add(1)
 	s.accept.record(latency)
 	s.mu.Lock()
-	s.at(sent).accepted++
+	s.at(sent.Add(latency)).accepted++ // when the answer came, not when it was due
 	s.orderIDs = append(s.orderIDs, id)
 	s.mu.Unlock()
 	return true
@@ -286,6 +287,9 @@ func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, ti
 			// to it: a backed-up pacer must not hide the wait.
 			due := began.Add(time.Duration(res.Seq) * interval)
 			latency := res.Timestamp.Add(res.Latency).Sub(due)
+			if t := res.Timestamp.UnixNano(); t > st.lastSend.Load() { // one reader of results: no race between load and store
+				st.lastSend.Store(t)
+			}
 			if st.placed(accepted.OrderID, due, latency, int(res.Code), res.Body, err) {
 				follow(accepted.OrderID, due)
 			}

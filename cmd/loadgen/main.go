@@ -23,8 +23,10 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run returns the exit code: 0 all invariants held, 1 the run or its audit
-// failed, 2 bad flags.
+// run returns the exit code: 0 all invariants held (and an open loop kept
+// up with its rate), 1 the run or its audit failed, 2 bad flags, 3 the
+// audit passed but the server did not keep up with the offered rate
+// (saturated; -allow-saturated makes that 0).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := loadtest.DefaultConfig()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
@@ -39,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.SKU, "sku", "", "SKU to order (default: the server's, pork)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this path (- for stdout)")
 	htmlPath := fs.String("html", "", "also write a self-contained HTML report with charts to this path")
+	allowSaturated := fs.Bool("allow-saturated", false, "exit 0 even if the server did not keep up with -rate (to find a knee on purpose)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -79,8 +82,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: -html: %v\n", err)
 		return 1
 	}
-	if !report.OK() {
+	switch {
+	case !report.OK():
 		return 1
+	case report.Saturated && !*allowSaturated:
+		return 3
 	}
 	return 0
 }

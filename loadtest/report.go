@@ -13,16 +13,16 @@ import (
 // throttled, failed, allocated, rejected, acceptPerSec, completedPerSec,
 // acceptLatencyMs and completionLatencyMs, and audit.
 type Report struct {
-	URL                 string      `json:"url"`
-	Mode                string      `json:"mode"` // "closed loop" or "open loop"
-	Concurrency         int         `json:"concurrency"`
-	RateTarget          float64     `json:"rateTarget,omitempty"`
+	URL         string  `json:"url"`
+	Mode        string  `json:"mode"` // "closed loop" or "open loop"
+	Concurrency int     `json:"concurrency"`
+	RateTarget  float64 `json:"rateTarget,omitempty"`
 	// The load verdict, apart from the audit's (open loop only): the rate
 	// offered and the rate sent, and whether the server kept up.
-	TargetRate        float64  `json:"targetRate,omitempty"`
-	AchievedRate      float64  `json:"achievedRate,omitempty"`
-	Saturated         bool     `json:"saturated"`
-	SaturationReasons []string `json:"saturationReasons,omitempty"`
+	TargetRate          float64     `json:"targetRate,omitempty"`
+	AchievedRate        float64     `json:"achievedRate,omitempty"`
+	Saturated           bool        `json:"saturated"`
+	SaturationReasons   []string    `json:"saturationReasons,omitempty"`
 	Lbs                 float64     `json:"lbs"`
 	Sent                int64       `json:"sent"`
 	Accepted            int64       `json:"accepted"`

@@ -82,6 +82,31 @@ func (c *client) ready(ctx context.Context) error {
 	return nil
 }
 
+// Stock is what the floor holds of a SKU when a run starts.
+type Stock struct {
+	Pallets      int     `json:"pallets"`
+	WeightLbs    float64 `json:"weightLbs"`
+	AvailableLbs float64 `json:"availableLbs"`
+}
+
+// stock reads the floor's totals for sku (the server's default if empty):
+// a run against a warehouse an earlier run sold out is told apart from a
+// broken one.
+func (c *client) stock(ctx context.Context, sku string) (Stock, error) {
+	if sku == "" {
+		sku = inventory.DefaultSKU
+	}
+	var inv struct {
+		TotalLbs     float64 `json:"totalLbs"`
+		AvailableLbs float64 `json:"availableLbs"`
+		BatchCount   int     `json:"batchCount"`
+	}
+	if err := c.getJSON(ctx, "/api/inventory?limit=1&sku="+url.QueryEscape(sku), &inv); err != nil {
+		return Stock{}, err
+	}
+	return Stock{Pallets: inv.BatchCount, WeightLbs: inv.TotalLbs, AvailableLbs: inv.AvailableLbs}, nil
+}
+
 func orderBody(id, sku string, lbs inventory.CentiLbs) []byte {
 	b, _ := json.Marshal(map[string]any{"id": id, "customer": "loadgen", "sku": sku, "amountRequested": json.Number(lbs.String())})
 	if sku == "" {

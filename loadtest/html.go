@@ -47,7 +47,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	latency.SetXAxis(secs).AddSeries("p50", p50).AddSeries("p99", p99)
 
 	outcomes := charts.NewBar()
-	outcomes.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Outcomes", Subtitle: auditLine(r)}), tooltip)
+	outcomes.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Outcomes", Subtitle: fmt.Sprintf("%s; stock at the start: %d pallets, %.0f lb available", auditLine(r), r.StockBefore.Pallets, r.StockBefore.AvailableLbs)}), tooltip)
 	outcomes.SetXAxis([]string{"allocated", "rejected", "cancelled", "throttled", "failed", "unfinished"}).
 		AddSeries("orders", []opts.BarData{{Value: r.Allocated}, {Value: r.Rejected}, {Value: r.Cancelled}, {Value: r.Throttled}, {Value: r.Failed}, {Value: r.Unfinished}})
 

@@ -159,6 +159,9 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			assert.EqualValues(t, cfg.Orders, r.Allocated, "200 pallets cover these orders")
 			assert.Positive(t, r.CompletionLatencyMs.P50)
 			assert.Contains(t, text.String(), "PASS")
+			assert.Equal(t, 200, r.StockBefore.Pallets, "the report shows the stock the run started from")
+			assert.InDelta(t, 200_000, r.StockBefore.AvailableLbs, 1_000, "200 pallets of 1,000 lb, give or take chaos")
+			assert.Contains(t, text.String(), "stock at the start: 200 pallets")
 			if tc.chaos == 0 {
 				assert.True(t, r.Audit.Checks[len(r.Audit.Checks)-1].OK)
 				assert.NotContains(t, r.Audit.Checks[len(r.Audit.Checks)-1].Detail, "skipped", "with chaos off the FEFO check runs")

@@ -19,11 +19,13 @@ type Report struct {
 	RateTarget  float64 `json:"rateTarget,omitempty"`
 	// The load verdict, apart from the audit's (open loop only): the rate
 	// offered and the rate sent, and whether the server kept up.
-	TargetRate          float64     `json:"targetRate,omitempty"`
-	AchievedRate        float64     `json:"achievedRate,omitempty"`
-	Saturated           bool        `json:"saturated"`
-	SaturationReasons   []string    `json:"saturationReasons,omitempty"`
-	Lbs                 float64     `json:"lbs"`
+	TargetRate        float64  `json:"targetRate,omitempty"`
+	AchievedRate      float64  `json:"achievedRate,omitempty"`
+	Saturated         bool     `json:"saturated"`
+	SaturationReasons []string `json:"saturationReasons,omitempty"`
+	Lbs               float64  `json:"lbs"`
+	// StockBefore is the SKU's stock on the floor when the run began.
+	StockBefore         Stock       `json:"stockBefore"`
 	Sent                int64       `json:"sent"`
 	Accepted            int64       `json:"accepted"`
 	Throttled           int64       `json:"throttled"`
@@ -113,6 +115,11 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, ", %g orders/s", r.RateTarget)
 	}
 	fmt.Fprintf(w, ", %g lb per order\n\n", r.Lbs)
+	fmt.Fprintf(w, "  stock at the start: %d pallets, %.2f lb on hand, %.2f lb available", r.StockBefore.Pallets, r.StockBefore.WeightLbs, r.StockBefore.AvailableLbs)
+	if need := r.Lbs * float64(r.Sent); r.Sent > 0 && need > r.StockBefore.AvailableLbs {
+		fmt.Fprintf(w, " (less than the %.2f lb this run asked for: expect rejections)", need)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)
 	if r.TargetRate > 0 {
 		fmt.Fprintf(w, "  rate: %.0f orders/s offered, %.0f/s sent\n", r.TargetRate, r.AchievedRate)

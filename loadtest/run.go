@@ -142,6 +142,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	stock, err := c.stock(ctx, cfg.SKU)
+	if err != nil {
+		return nil, err
+	}
 
 	st := newStats(time.Now())
 	stopSampling := sampleServer(c, st.start)
@@ -189,6 +193,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	snap.ChaosQuiet = after.Strikes == before.Strikes
 	r := buildReport(cfg, st, sendEnd, end, before, after, Audit(snap))
 	r.Server = server
+	r.StockBefore = stock
 	return r, nil
 }
 

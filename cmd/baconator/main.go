@@ -16,6 +16,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		if errors.Is(err, errHelp) {
+			os.Exit(0) // the usage is printed
+		}
 		fmt.Fprintln(os.Stderr, "baconator:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)

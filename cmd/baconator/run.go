@@ -23,6 +23,9 @@ import (
 // errUsage marks a bad flag or setting: exit code 2.
 var errUsage = errors.New("usage")
 
+// errHelp is -h or -help: the usage was printed; the server exits 0.
+var errHelp = errors.New("help requested")
+
 // options are the server's settings, from flags or BACONATOR_* variables.
 type options struct {
 	addr            string
@@ -48,7 +51,8 @@ const inMemory = ":memory:"
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("baconator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are printed once, by main; the usage only when asked for
+	fs.Usage = func() {}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.IntVar(&o.seedPallets, "seed-pallets", 2000, "pallets to seed when the warehouse is empty (1000 lb each); 0 seeds none")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed for the seeder and the chaos actor (0: time-based)")
@@ -65,7 +69,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connections held open at once (0: derived from the open-files limit)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address; empty: off")
 	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("%w: %v", errUsage, err)
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs, stderr)
+			return o, errHelp
+		}
+		return o, fmt.Errorf("%w: %v (baconator -h lists the flags)", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
@@ -101,6 +109,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: -data-dir: required (%s for memory only)", errUsage, inMemory)
 	}
 	return o, nil
+}
+
+// printUsage lists the flags, and says that each can come from the
+// environment too.
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: baconator [flags]\n\nServes the allocation engine over HTTP (see README.md). Flags:\n\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nEvery flag also reads BACONATOR_<FLAG> from the environment (e.g. BACONATOR_QUEUE_CAPACITY=100,\nBACONATOR_API_KEYS=\"key1:operator,key2:sales\"); the command line wins.\n")
 }
 
 func (o options) logger(stderr io.Writer) (*slog.Logger, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -252,6 +253,20 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		err := run(context.Background(), []string{"-addr", "0.0.0.0:0"}, io.Discard, io.Discard, nil)
 		assert.ErrorIs(t, err, errUsage)
 		assert.Contains(t, err.Error(), "loopback")
+	})
+	t.Run("-h prints the usage, with the environment, and is no error", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"-h"}, io.Discard, &out, nil)
+		assert.ErrorIs(t, err, errHelp)
+		assert.Contains(t, out.String(), "-queue-capacity")
+		assert.Contains(t, out.String(), "BACONATOR_<FLAG>")
+	})
+	t.Run("a bad flag is one error, not the usage", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"-bogus"}, io.Discard, &out, nil)
+		assert.ErrorIs(t, err, errUsage)
+		assert.Contains(t, err.Error(), "-bogus")
+		assert.Empty(t, out.String(), "main prints the error, once")
 	})
 	t.Run("the profiler listens on loopback only", func(t *testing.T) {
 		err := run(context.Background(), []string{"-pprof-addr", "0.0.0.0:0"}, io.Discard, io.Discard, nil)

@@ -43,6 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	htmlPath := fs.String("html", "", "also write a self-contained HTML report with charts to this path")
 	allowSaturated := fs.Bool("allow-saturated", false, "exit 0 even if the server did not keep up with -rate (to find a knee on purpose)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the usage is printed
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -12,6 +13,21 @@ import (
 
 type chaosTick struct{}
 
+// chaosSummary asks the chaos actor for its periodic summary line.
+type chaosSummary struct{}
+
+// chaosSummaryEvery is how often the chaos actor sums up at INFO what each
+// strike and conflict logs at DEBUG, unless configured: a strike every
+// 150 ms would otherwise be most of the log.
+const chaosSummaryEvery = 10 * time.Second
+
+func (a *chaosActor) summaryEvery() time.Duration {
+	if a.cfg.SummaryEvery > 0 {
+		return a.cfg.SummaryEvery
+	}
+	return chaosSummaryEvery
+}
+
 // chaosActor is the floor scale gone wild: on a timer it strikes one of the
 // earliest-expiring pallets with a weight change, exactly as a
 // recalibration or a dropped box would. Strikes go straight to the pallet,
@@ -21,6 +37,7 @@ type chaosActor struct {
 	cfg    ChaosConfig
 	rng    *rand.Rand
 	timers selfTimers
+	last   Stats // at the previous summary
 }
 
 func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
@@ -31,13 +48,32 @@ func newChaosProps(e *Engine, cfg ChaosConfig, seed uint64) *actor.Props {
 func (a *chaosActor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
+		a.last = a.eng.Stats()
 		a.schedule(ctx)
+		a.timers.after(ctx, 1, a.summaryEvery(), &chaosSummary{})
 	case *chaosTick:
 		a.strike(ctx)
 		a.schedule(ctx)
+	case *chaosSummary:
+		a.summarize()
+		a.timers.after(ctx, 1, a.summaryEvery(), &chaosSummary{})
 	case *actor.Stopping:
 		a.timers.stopAll()
 	}
+}
+
+// summarize logs, at INFO, what chaos did since the last summary: the
+// strikes, the conflicts they caused, and what those cost orders.
+func (a *chaosActor) summarize() {
+	now := a.eng.Stats()
+	strikes, conflicts := now.Strikes-a.last.Strikes, now.Conflicts-a.last.Conflicts
+	retries, rejected := now.Retries-a.last.Retries, now.RejectedContention-a.last.RejectedContention
+	a.last = now
+	if strikes == 0 && conflicts == 0 {
+		return
+	}
+	a.eng.log.Info(fmt.Sprintf("[CHAOS] Last %s: %d strikes on the oldest %s pallets, %d conflicts, %d retries, %d orders rejected for contention (each strike and conflict at -log-level debug)",
+		a.summaryEvery(), strikes, a.cfg.SKU, conflicts, retries, rejected))
 }
 
 func (a *chaosActor) schedule(ctx actor.Context) {

@@ -58,6 +58,9 @@ type ChaosConfig struct {
 	DeltaMax inventory.CentiLbs // strikes change weight by up to ±DeltaMax
 	Targets  int                // strikes hit one of the Targets earliest-expiring pallets
 	SKU      string             // the SKU it strikes
+	// SummaryEvery is how often it sums up at INFO what each strike and
+	// conflict logs at DEBUG (0: every 10 s).
+	SummaryEvery time.Duration
 }
 
 // DefaultConfig is the demo server's engine: the seed's 150 ms chaos of

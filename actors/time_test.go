@@ -129,7 +129,7 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 		var logs testkit.SyncBuffer
 		cfg := testConfig(7)
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 5, SKU: inventory.DefaultSKU}
+		cfg.Chaos = ChaosConfig{Interval: time.Millisecond, DeltaMax: inventory.Lbs(30), Targets: 5, SKU: inventory.DefaultSKU, SummaryEvery: 100 * time.Millisecond}
 		e := startEngine(t, cfg)
 		receive(t, e, bubblePallet("tiny", 10, 5*day), bubblePallet("spare", 1000, 9*day))
 
@@ -152,7 +152,8 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 			assert.Equal(t, p.OnHand, running)
 		}
 		assert.Greater(t, e.Stats().Strikes, int64(100), "a second of 1 ms chaos strikes hundreds of times")
-		assert.True(t, strings.Contains(logs.String(), "[CHAOS] Pallet "), "chaos logs like the original")
+		assert.True(t, strings.Contains(logs.String(), "level=DEBUG msg=\"[CHAOS] Pallet "), "chaos logs each strike like the original, at debug")
+		assert.True(t, strings.Contains(logs.String(), "level=INFO msg=\"[CHAOS] Last 100ms: "), "and sums up at info")
 		t.Cleanup(func() {
 			for _, l := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(l, "dead letter") {

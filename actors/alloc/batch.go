@@ -451,7 +451,7 @@ func (c *Coordinator) backoff(conflicts int) time.Duration {
 }
 
 func (c *Coordinator) alert(palletID string, r Refusal, planned, now int64) {
-	c.note(NoteWarn, fmt.Sprintf("[ALERT] Concurrency conflict on pallet %s: %s (planned v%d, now v%d); aborting attempt", palletID, r, planned, now))
+	c.note(NoteDebug, fmt.Sprintf("[ALERT] Concurrency conflict on pallet %s: %s (planned v%d, now v%d); aborting attempt", palletID, r, planned, now))
 	c.rd.Counters.Conflicts++
 }
 

@@ -289,7 +289,7 @@ func (c *Coordinator) applyChange(m *PalletChanged) {
 	switch {
 	case m.Reason == inventory.ReasonChaos:
 		c.rd.Counters.Strikes++
-		c.note(NoteInfo, fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
+		c.note(NoteDebug, fmt.Sprintf("[CHAOS] Pallet %s (%s) %+.2f lbs -> %s lbs, v%d, %d hold(s) revoked",
 			m.PalletID, m.Supplier, m.Delta.Pounds(), m.OnHand, m.Version, m.Revoked))
 	case m.Status != "":
 		c.note(NoteInfo, fmt.Sprintf("[STATUS] Pallet %s (%s) %s: %s (%s), %s lbs on hand, v%d, %d hold(s) revoked",

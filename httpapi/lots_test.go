@@ -134,3 +134,21 @@ func TestHoldsLotsAndTraces(t *testing.T) {
 	assert.EqualValues(t, -400, totals["writtenOffLbs"])
 	assert.EqualValues(t, 2000, totals["onHandLbs"], "received + adjusted - allocated + returned + written off")
 }
+
+// TestRequestMetrics: every request is counted and timed by its route's
+// pattern (never the path, so ids make no series), method and status, and
+// the build is in baconator_build_info.
+func TestRequestMetrics(t *testing.T) {
+	f := newFixture(t)
+	f.do(http.MethodGet, "/api/inventory/P-1", "")
+	f.do(http.MethodGet, "/api/inventory/P-2", "")
+	f.do(http.MethodGet, "/api/inventory/nope", "")
+	f.do(http.MethodGet, "/no/such/page", "")
+	body := f.do(http.MethodGet, "/metrics", "").Body.String()
+	assert.Contains(t, body, `baconator_http_requests_total{code="200",method="GET",route="/api/inventory/:id"} 2`)
+	assert.Contains(t, body, `baconator_http_requests_total{code="404",method="GET",route="/api/inventory/:id"} 1`)
+	assert.Contains(t, body, `baconator_http_requests_total{code="404",method="GET",route="unmatched"} 1`)
+	assert.Contains(t, body, `baconator_http_request_duration_seconds_count{method="GET",route="/api/inventory/:id"} 3`)
+	assert.NotContains(t, body, "P-1", "no series per id")
+	assert.Regexp(t, `baconator_build_info\{goversion="go[^"]+",revision="[^"]*",version="[^"]+"\} 1`, body)
+}

@@ -2,9 +2,13 @@ package httpapi
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +25,10 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	latency prometheus.Histogram
 	once    sync.Once
+
+	// Every request's route, method, status and time.
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
 
 	// The connection cap's counts (conns.go).
 	connsOpen    prometheus.Gauge
@@ -48,9 +56,61 @@ func NewMetrics() *Metrics {
 		Name: "baconator_http_connections_refused_total",
 		Help: "New connections refused (503) at the connection cap because none was idle.",
 	})
-	m.reg.MustRegister(m.latency, m.connsOpen, m.connsShed, m.connsRefused,
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baconator_http_requests_total",
+		Help: "HTTP requests answered, by route (the route's pattern, or unmatched), method and status code.",
+	}, []string{"route", "method", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "baconator_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route and method (a long-poll's wait included).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 20), // 50 µs .. 26 s
+	}, []string{"route", "method"})
+	m.reg.MustRegister(m.latency, m.connsOpen, m.connsShed, m.connsRefused, m.requests, m.duration, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildInfo is baconator_build_info: 1, labelled with the module's version,
+// the VCS revision it was built from (if known) and the Go version.
+func buildInfo() prometheus.Collector {
+	version, revision, goVersion := "(devel)", "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" {
+				revision = kv.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "baconator_build_info",
+		Help:        "The running build: always 1, labelled with version, revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
+}
+
+// instrument counts and times every request by its route's pattern (never
+// its path: ids would make a series each).
+func (m *Metrics) instrument(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		began := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // written now, so the status is known
+		}
+		route := c.Path()
+		if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+			route = "unmatched"
+		}
+		method := c.Request().Method
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		m.duration.WithLabelValues(route, method).Observe(time.Since(began).Seconds())
+		return nil
+	}
 }
 
 // ObserveFinished records an order's allocation latency. Pass it as the

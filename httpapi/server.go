@@ -53,7 +53,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(middleware.Recover(), securityHeaders)
+	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders)
 
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)

@@ -48,7 +48,7 @@ func (f *fields) words(field string, v *string, required bool, maxChars int) str
 
 // holdPallet: POST /api/inventory/{id}/hold.
 func (s *Server) holdPallet(c echo.Context) error {
-	to, reason, note, err := s.holdBody(c)
+	to, reason, note, err := holdBody(c)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) holdPallet(c echo.Context) error {
 }
 
 // holdBody reads a hold: on_hold or quarantined, and a reason.
-func (s *Server) holdBody(c echo.Context) (inventory.PalletStatus, string, string, error) {
+func holdBody(c echo.Context) (inventory.PalletStatus, string, string, error) {
 	in, err := decodeStatus(c, false)
 	if err != nil {
 		return "", "", "", err
@@ -172,7 +172,7 @@ func (s *Server) getLot(c echo.Context) error {
 
 // holdLot: POST /api/lots/{lot}/hold.
 func (s *Server) holdLot(c echo.Context) error {
-	to, reason, note, err := s.holdBody(c)
+	to, reason, note, err := holdBody(c)
 	if err != nil {
 		return err
 	}

@@ -34,25 +34,12 @@ func BenchmarkTraceLot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer j.Close()
+	b.Cleanup(func() { _ = j.Close() }) // after the engine: cleanups run last-in, first-out
 	specs, err := h.Write(j)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := actors.DefaultConfig()
-	cfg.Chaos.Interval = 0
-	cfg.Journal = j
-	eng, err := actors.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	if _, err := eng.Recover(); err != nil {
-		b.Fatal(err)
-	}
-	api := New(Config{Engine: eng})
-	api.SetReady()
-	handler := api.Handler()
+	_, handler := serveJournal(b, j, 0)
 	lot := specs[0].Lot
 	for _, format := range []string{"json", "csv"} {
 		b.Run(format, func(b *testing.B) {
@@ -91,17 +78,8 @@ func BenchmarkHoldUnderLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer j.Close()
-	cfg := actors.DefaultConfig()
-	cfg.Journal = j
-	eng, err := actors.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	if _, err := eng.Recover(); err != nil {
-		b.Fatal(err)
-	}
+	b.Cleanup(func() { _ = j.Close() }) // after the engine: cleanups run last-in, first-out
+	eng, handler := serveJournal(b, j, actors.DefaultConfig().Chaos.Interval)
 	specs, err := seed.Synthetic{Count: 2000, Seed: 1, Now: time.Now()}.Pallets(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -109,9 +87,6 @@ func BenchmarkHoldUnderLoad(b *testing.B) {
 	if _, err := eng.ReceivePallets(specs); err != nil {
 		b.Fatal(err)
 	}
-	api := New(Config{Engine: eng})
-	api.SetReady()
-	handler := api.Handler()
 	lot := eng.Inventory(inventory.DefaultSKU)[0].Spec.Lot
 
 	stop := make(chan struct{})
@@ -156,4 +131,23 @@ func BenchmarkHoldUnderLoad(b *testing.B) {
 	b.ReportMetric(float64(lat.ValueAtQuantile(99))/1000, "p99-ms")
 	b.ReportMetric(float64(lat.Max())/1000, "max-ms")
 	b.ReportMetric(float64(s.Accepted), "orders")
+}
+
+// serveJournal recovers an engine from j, with chaos every chaos (0: off),
+// and returns it with the API's handler, ready; both close with b.
+func serveJournal(b *testing.B, j *journal.Journal, chaos time.Duration) (*actors.Engine, http.Handler) {
+	cfg := actors.DefaultConfig()
+	cfg.Chaos.Interval = chaos
+	cfg.Journal = j
+	eng, err := actors.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = eng.Close(context.Background()) })
+	if _, err := eng.Recover(); err != nil {
+		b.Fatal(err)
+	}
+	api := New(Config{Engine: eng})
+	api.SetReady()
+	return eng, api.Handler()
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/baconator/baconator/actors"
 	"github.com/baconator/baconator/journal"
 	"github.com/baconator/baconator/journal/journaltest"
 )
@@ -37,21 +36,8 @@ var (
 func BenchmarkReads(b *testing.B) {
 	h := journaltest.History{Pallets: 2000, Orders: *readsOrders, Now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 	j := readsJournal(b, h)
-	defer j.Close()
-	cfg := actors.DefaultConfig()
-	cfg.Chaos.Interval = 0
-	cfg.Journal = j
-	eng, err := actors.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close(b.Context())
-	if _, err := eng.Recover(); err != nil {
-		b.Fatal(err)
-	}
-	api := New(Config{Engine: eng})
-	api.SetReady()
-	handler := api.Handler()
+	b.Cleanup(func() { _ = j.Close() }) // after the engine: cleanups run last-in, first-out
+	_, handler := serveJournal(b, j, 0)
 	get := func(b *testing.B, path string) []byte {
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

@@ -3,6 +3,8 @@ package journal
 import (
 	"encoding/binary"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/baconator/baconator/inventory"
 )
 
@@ -77,6 +79,22 @@ func (b *Batch) Revive(c Checkpoint, retired int64) {
 
 func (b *Batch) putCount(sku string, n int64) {
 	b.put(append(append([]byte{}, retiredCountPrefix...), sku...), binary.AppendVarint(nil, n))
+}
+
+// addTo adds the batch's writes to a Pebble batch.
+func (b *Batch) addTo(pb *pebble.Batch) error {
+	for _, kv := range b.kvs {
+		var err error
+		if kv.value == nil {
+			err = pb.Delete(kv.key, nil)
+		} else {
+			err = pb.Set(kv.key, kv.value, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Len is the number of keys the batch writes.

@@ -364,16 +364,8 @@ func (j *Journal) apply(group []*request) (err error) {
 	}
 	pb := j.db.NewBatch()
 	for _, r := range group {
-		for _, kv := range r.b.kvs {
-			var err error
-			if kv.value == nil {
-				err = pb.Delete(kv.key, nil)
-			} else {
-				err = pb.Set(kv.key, kv.value, nil)
-			}
-			if err != nil {
-				return err
-			}
+		if err := r.b.addTo(pb); err != nil {
+			return err
 		}
 	}
 	// Pebble reports a failed commit through Logger.Fatalf, which our

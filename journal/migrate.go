@@ -26,16 +26,8 @@ func migrateV1(db *pebble.DB, dir string) error {
 	flush := func(sync bool) error {
 		pb := db.NewBatch()
 		defer pb.Close()
-		for _, kv := range b.kvs {
-			var err error
-			if kv.value == nil {
-				err = pb.Delete(kv.key, nil)
-			} else {
-				err = pb.Set(kv.key, kv.value, nil)
-			}
-			if err != nil {
-				return err
-			}
+		if err := b.addTo(pb); err != nil {
+			return err
 		}
 		b.Reset()
 		opt := pebble.NoSync

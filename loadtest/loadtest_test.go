@@ -322,10 +322,10 @@ func TestLoadVerdict(t *testing.T) {
 		span      float64
 		saturated string // a reason's words, or "" for none
 	}{
-		{"kept up", Report{RateTarget: 100, Sent: 1001, SendSeconds: 10.2, WallSeconds: 10.3, Timeline: steady(2, 2, 3, 2, 2, 3, 2, 2)}, 10, ""},
-		{"rate missed", Report{RateTarget: 5000, Sent: 78374, SendSeconds: 30, WallSeconds: 30.5}, 30, "of the 5000/s offered"},
-		{"backlog", Report{RateTarget: 100, Sent: 101, SendSeconds: 1.1, WallSeconds: 4}, 1, "after the last was sent"},
-		{"latency grew", Report{RateTarget: 100, Sent: 801, SendSeconds: 8, WallSeconds: 8.1, Timeline: steady(2, 3, 20, 80, 200, 400, 800, 900)}, 8, "completion p50 grew"},
+		{"kept up", Report{TargetRate: 100, Sent: 1001, SendSeconds: 10.2, WallSeconds: 10.3, Timeline: steady(2, 2, 3, 2, 2, 3, 2, 2)}, 10, ""},
+		{"rate missed", Report{TargetRate: 5000, Sent: 78374, SendSeconds: 30, WallSeconds: 30.5}, 30, "of the 5000/s offered"},
+		{"backlog", Report{TargetRate: 100, Sent: 101, SendSeconds: 1.1, WallSeconds: 4}, 1, "after the last was sent"},
+		{"latency grew", Report{TargetRate: 100, Sent: 801, SendSeconds: 8, WallSeconds: 8.1, Timeline: steady(2, 3, 20, 80, 200, 400, 800, 900)}, 8, "completion p50 grew"},
 		{"closed loop", Report{Sent: 10, SendSeconds: 1, WallSeconds: 9}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

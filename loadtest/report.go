@@ -13,10 +13,9 @@ import (
 // throttled, failed, allocated, rejected, acceptPerSec, completedPerSec,
 // acceptLatencyMs and completionLatencyMs, and audit.
 type Report struct {
-	URL         string  `json:"url"`
-	Mode        string  `json:"mode"` // "closed loop" or "open loop"
-	Concurrency int     `json:"concurrency"`
-	RateTarget  float64 `json:"rateTarget,omitempty"`
+	URL         string `json:"url"`
+	Mode        string `json:"mode"` // "closed loop" or "open loop"
+	Concurrency int    `json:"concurrency"`
 	// The load verdict, apart from the audit's (open loop only): the rate
 	// offered and the rate sent, and whether the server kept up.
 	TargetRate        float64  `json:"targetRate,omitempty"`
@@ -75,7 +74,7 @@ func perSec(n int64, d time.Duration) float64 {
 
 func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after serverCounters, audit AuditResult) *Report {
 	r := &Report{
-		URL: cfg.URL, Mode: "closed loop", Concurrency: cfg.Concurrency, RateTarget: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
+		URL: cfg.URL, Mode: "closed loop", Concurrency: cfg.Concurrency, TargetRate: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
 		Sent: st.sent.Load(), Accepted: st.accepted.Load(), Throttled: st.throttled.Load(), Failed: st.failed.Load(),
 		Allocated: st.allocated.Load(), Rejected: st.rejected.Load(), Cancelled: st.cancelled.Load(), Unfinished: st.unfinished.Load(),
 		SendSeconds: sendEnd.Sub(st.start).Seconds(), WallSeconds: end.Sub(st.start).Seconds(),
@@ -111,8 +110,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteText writes the human summary.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Baconator load run against %s: %s, %d clients", r.URL, r.Mode, r.Concurrency)
-	if r.RateTarget > 0 {
-		fmt.Fprintf(w, ", %g orders/s", r.RateTarget)
+	if r.TargetRate > 0 {
+		fmt.Fprintf(w, ", %g orders/s", r.TargetRate)
 	}
 	fmt.Fprintf(w, ", %g lb per order\n\n", r.Lbs)
 	fmt.Fprintf(w, "  stock at the start: %d pallets, %.2f lb on hand, %.2f lb available", r.StockBefore.Pallets, r.StockBefore.WeightLbs, r.StockBefore.AvailableLbs)

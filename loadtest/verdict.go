@@ -25,10 +25,9 @@ const (
 // saturated. A closed loop has no target: it is never saturated, it
 // measures what the server does.
 func (r *Report) judgeLoad(span float64) {
-	if r.RateTarget <= 0 {
+	if r.TargetRate <= 0 {
 		return
 	}
-	r.TargetRate = r.RateTarget
 	switch {
 	case r.Sent > 1 && span > 0:
 		r.AchievedRate = float64(r.Sent-1) / span

@@ -235,3 +235,13 @@ func allPallets(t testing.TB, e *Engine) []inventory.PalletState {
 		after = &page[len(page)-1].Spec
 	}
 }
+
+// fullLedger reads a pallet's whole ledger.
+func fullLedger(e *Engine, id string) ([]inventory.LedgerEntry, error) {
+	var out []inventory.LedgerEntry
+	err := eachLedgerEntry(e, id, func(en inventory.LedgerEntry) error {
+		out = append(out, en)
+		return nil
+	})
+	return out, err
+}

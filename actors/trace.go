@@ -47,12 +47,8 @@ func (e *Engine) TraceLot(lot string) (LotTrace, error) {
 	tr := LotTrace{Lot: l}
 	orders := map[string]inventory.Order{}
 	for _, p := range l.Pallets {
-		ledger, err := fullLedger(e, p.Spec.ID)
-		if err != nil {
-			return LotTrace{}, fmt.Errorf("trace lot %s: %w", lot, err)
-		}
 		last := map[string]int{} // order → its latest shipment on this pallet
-		for _, en := range ledger {
+		err := eachLedgerEntry(e, p.Spec.ID, func(en inventory.LedgerEntry) error {
 			switch en.Kind {
 			case inventory.LedgerReceived:
 				tr.Totals.Received += en.Lbs
@@ -69,12 +65,15 @@ func (e *Engine) TraceLot(lot string) (LotTrace, error) {
 				tr.Totals.Returned += en.Lbs
 				i, ok := last[en.OrderID]
 				if !ok {
-					return LotTrace{}, fmt.Errorf("trace lot %s: pallet %s returned %s to order %s, which it never shipped: %w",
-						lot, p.Spec.ID, en.Lbs, en.OrderID, inventory.ErrCorrupt)
+					return fmt.Errorf("pallet %s returned %s to order %s, which it never shipped: %w", p.Spec.ID, en.Lbs, en.OrderID, inventory.ErrCorrupt)
 				}
 				tr.Shipments[i].ReturnedLbs += en.Lbs
 			}
 			tr.Totals.OnHand += en.Lbs
+			return nil
+		})
+		if err != nil {
+			return LotTrace{}, fmt.Errorf("trace lot %s: %w", lot, err)
 		}
 	}
 	ids := make([]string, 0, len(orders))
@@ -164,18 +163,26 @@ func (e *Engine) Expiry(sku string, bounds []int, now time.Time) (buckets []Expi
 	return buckets, expired
 }
 
-// fullLedger reads a pallet's whole ledger, page by page.
-func fullLedger(e *Engine, id string) ([]inventory.LedgerEntry, error) {
-	var out []inventory.LedgerEntry
+// ledgerPage is how many entries a walk through a ledger reads at once.
+const ledgerPage = 10_000
+
+// eachLedgerEntry calls fn with every entry of a pallet's ledger, oldest
+// first, a page at a time: a head pallet's ledger holds thousands of chaos
+// strikes a minute, so it is never read into memory whole.
+func eachLedgerEntry(e *Engine, id string, fn func(inventory.LedgerEntry) error) error {
 	var after *LedgerPosition
 	for {
-		page, next, err := e.Ledger(id, after, 10_000)
+		page, next, err := e.Ledger(id, after, ledgerPage)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, page...)
+		for _, en := range page {
+			if err := fn(en); err != nil {
+				return err
+			}
+		}
 		if next == nil {
-			return out, nil
+			return nil
 		}
 		after = next
 	}

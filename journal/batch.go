@@ -13,6 +13,14 @@ import (
 // Batch is empty and ready to use.
 type Batch struct {
 	kvs []kv
+
+	// The batch's events (events.go): each order snapshot and ledger line,
+	// the checkpoints they take the pallet's state from, and the records
+	// sealEvents encodes from them when the batch is committed.
+	events      []pendingEvent
+	checkpoints map[string]Checkpoint
+	records     []byte
+	eventCount  int
 }
 
 // kv is one write; a nil value deletes the key.
@@ -23,7 +31,9 @@ type kv struct{ key, value []byte }
 // new order (every index is written), else only a move between statuses
 // touches the status index.
 func (b *Batch) PutOrder(o inventory.Order, was inventory.Status) {
-	b.put(orderKey(o.Request.ID), encodeOrder(o))
+	v := encodeOrder(o)
+	b.put(orderKey(o.Request.ID), v)
+	b.events = append(b.events, pendingEvent{kind: recordOrder, value: v})
 	code := statusCode(o.Status)
 	if was == "" {
 		b.put(byAcceptedKey(o), []byte{})
@@ -54,11 +64,24 @@ func (b *Batch) PutPallet(spec inventory.PalletSpec) {
 // AppendLedger stores one ledger entry of a pallet; index orders entries
 // that share a version (one confirm allocating to several orders).
 func (b *Batch) AppendLedger(palletID string, index int, e inventory.LedgerEntry) {
-	b.put(ledgerKey(palletID, e.Version, index), encodeEntry(e))
+	v := encodeEntry(e)
+	b.put(ledgerKey(palletID, e.Version, index), v)
+	b.events = append(b.events, pendingEvent{kind: recordPallet, value: v, palletID: palletID, lbs: e.Lbs, status: e.Status})
 }
 
 // Checkpoint stores a live pallet's state.
-func (b *Batch) Checkpoint(c Checkpoint) { b.put(liveKey(c.Spec.ID), encodeCheckpoint(c)) }
+func (b *Batch) Checkpoint(c Checkpoint) {
+	b.put(liveKey(c.Spec.ID), encodeCheckpoint(c))
+	b.noteState(c)
+}
+
+// noteState keeps a pallet's state for the events of its ledger lines.
+func (b *Batch) noteState(c Checkpoint) {
+	if b.checkpoints == nil {
+		b.checkpoints = make(map[string]Checkpoint)
+	}
+	b.checkpoints[c.Spec.ID] = c
+}
 
 // Retire moves a pallet off the floor: its checkpoint leaves the live
 // pallets (which recovery reads) for the retired ones, in FEFO order per
@@ -67,6 +90,7 @@ func (b *Batch) Retire(c Checkpoint, retired int64) {
 	b.del(liveKey(c.Spec.ID))
 	b.put(retiredKey(c.Spec), encodeCheckpoint(c))
 	b.putCount(c.Spec.SKU, retired)
+	b.noteState(c)
 }
 
 // Revive brings a retired pallet back to the floor (weight came back to
@@ -105,6 +129,11 @@ func (b *Batch) Len() int { return len(b.kvs) }
 func (b *Batch) Reset() {
 	clear(b.kvs)
 	b.kvs = b.kvs[:0]
+	clear(b.events)
+	b.events = b.events[:0]
+	clear(b.checkpoints)
+	b.records = b.records[:0]
+	b.eventCount = 0
 }
 
 func (b *Batch) put(key, value []byte) { b.kvs = append(b.kvs, kv{key, value}) }

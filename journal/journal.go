@@ -57,6 +57,9 @@ type Options struct {
 	// in-memory filesystem protects nothing, and a commit is then just a
 	// write to Pebble's memtable.
 	Volatile bool
+	// EventsKept is how many events the event log keeps (events.go);
+	// 0 means DefaultEventsKept.
+	EventsKept int
 }
 
 // Journal is an open journal. Its methods are safe for concurrent use.
@@ -79,6 +82,7 @@ type Journal struct {
 	// once the journal has failed, reads are served from good: nothing is
 	// ever read back that was not acknowledged as durable.
 	good    atomic.Pointer[pebble.Snapshot]
+	events  *eventLog
 	commits atomic.Int64
 	groups  atomic.Int64
 }
@@ -171,7 +175,17 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo}
+	kept := uint64(DefaultEventsKept)
+	if o.EventsKept > 0 {
+		kept = uint64(o.EventsKept)
+	}
+	events, err := loadEvents(db, kept)
+	if err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("open journal in %s: %w: events: %v", dir, ErrCorrupt, err)
+	}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, events: events}
 	go j.write()
 	return j, nil
 }
@@ -304,6 +318,7 @@ func (j *Journal) Commit(b *Batch) error {
 	if err := j.Err(); err != nil {
 		return err
 	}
+	b.sealEvents() // here, not in the one writer: encoding is per batch
 	r := &request{b: b, done: make(chan error, 1)}
 	j.mu.RLock()
 	if j.closed {
@@ -368,6 +383,10 @@ func (j *Journal) apply(group []*request) (err error) {
 			return err
 		}
 	}
+	newest, err := j.events.addGroup(pb, group)
+	if err != nil {
+		return err
+	}
 	// Pebble reports a failed commit through Logger.Fatalf, which our
 	// logger turns into a panic so that it can be answered as an error.
 	defer func() {
@@ -382,6 +401,7 @@ func (j *Journal) apply(group []*request) (err error) {
 	if err := pb.Commit(j.wo); err != nil {
 		return err
 	}
+	j.events.committed(newest)
 	j.commits.Add(int64(len(group)))
 	j.groups.Add(1)
 	return pb.Close()

@@ -34,11 +34,12 @@ type Server struct {
 	drained  context.Context // cancelled by Drain: long-polls answer at once
 	drain    context.CancelFunc
 	cursors  cursors
+	streams  streamSlots // the open event streams
 }
 
 // New builds the API's routes.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now, cursors: cursors{key: cfg.Engine.Secret()}}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Now, cursors: cursors{key: cfg.Engine.Secret()}, streams: make(streamSlots, eventStreamsMax)}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -77,6 +78,7 @@ func New(cfg Config) *Server {
 	api.POST("/lots/:lot/recall", s.recallLot, operator, write)
 	api.GET("/lots/:lot/trace", s.lotTrace, viewer)
 	api.GET("/orders/:id/trace", s.orderTrace, viewer)
+	api.GET("/events", s.streamEvents, viewer)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -84,6 +86,8 @@ func New(cfg Config) *Server {
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
 	e.GET("/swagger/*", serveSwagger)
+	e.GET("/", serveFloor)
+	e.GET("/floor/*", serveFloor)
 	s.echo = e
 	return s
 }

@@ -43,6 +43,10 @@ func newFixture(t testing.TB, mutate ...func(*actors.Config, *Config)) *fixture 
 	}
 	eng, err := actors.New(cfg)
 	require.NoError(t, err)
+	if cfg.Journal != nil { // a journal of the test's own: recover from it first
+		_, err := eng.Recover()
+		require.NoError(t, err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

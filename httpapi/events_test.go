@@ -103,7 +103,9 @@ func (f *fixture) placeAndWait(id string, lbs int) {
 }
 
 func isOrder(id, status string) func(sse) bool {
-	return func(ev sse) bool { return ev.event == "order" && ev.data["orderId"] == id && ev.data["status"] == status }
+	return func(ev sse) bool {
+		return ev.event == "order" && ev.data["orderId"] == id && ev.data["status"] == status
+	}
 }
 
 // A client that reconnects with the last id it saw gets every event after

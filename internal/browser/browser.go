@@ -150,10 +150,15 @@ func (p *Page) WaitTrue(expr string, within time.Duration) {
 	}
 }
 
-// Screenshot writes a PNG of the whole page to path.
+// Screenshot writes the whole page to path: a PNG if path ends in .png,
+// else a JPEG (a tenth of the size).
 func (p *Page) Screenshot(path string) {
 	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(90))
+	quality := 85
+	if strings.HasSuffix(path, ".png") {
+		quality = 100
+	}
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(quality))
 	if err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -169,4 +169,3 @@ func (p *Page) Screenshot(path string) {
 
 // Context is the tab's context, for chromedp actions this type lacks.
 func (p *Page) Context() context.Context { return p.ctx }
-

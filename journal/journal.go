@@ -100,7 +100,7 @@ type request struct {
 // has open is refused with ErrLocked.
 func Open(dir string, o Options) (*Journal, error) {
 	if o.FS == nil {
-		o.FS = vfs.Default
+		o.FS = noPreallocFS{vfs.Default}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 // startServer runs the real server in-process on a free port and returns
 // its base URL; stopping it is cancelling ctx, which is what SIGTERM does.
-func startServer(t *testing.T, args ...string) (base string, logs *testkit.SyncBuffer, stop func() error) {
+func startServer(t testing.TB, args ...string) (base string, logs *testkit.SyncBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir() // a later -data-dir in args wins
@@ -229,7 +229,7 @@ func TestAStopBeforeReadyIsACleanStop(t *testing.T) {
 	require.NoError(t, stopAgain())
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/readyz")

@@ -227,7 +227,42 @@ func (c *client) counters(ctx context.Context) (serverCounters, error) {
 	if err != nil {
 		return serverCounters{}, err
 	}
-	return serverCounters{Conflicts: m.value("baconator_conflicts_total"), Retries: m.value("baconator_retries_total"), Strikes: m.value("baconator_chaos_strikes_total")}, nil
+	return countersOf(m), nil
+}
+
+// countersOf reads the counters from a scrape: the run's start takes one
+// scrape for these and the server's build.
+func countersOf(m metricFamilies) serverCounters {
+	return serverCounters{Conflicts: m.value("baconator_conflicts_total"), Retries: m.value("baconator_retries_total"), Strikes: m.value("baconator_chaos_strikes_total")}
+}
+
+// BuildInfo is the server's build, from its baconator_build_info labels:
+// which code a report measured.
+type BuildInfo struct {
+	Version   string `json:"version,omitempty"`
+	Revision  string `json:"revision,omitempty"`
+	GoVersion string `json:"goVersion,omitempty"`
+}
+
+// buildOf reads the build labels; a server that exports none (an older
+// one) leaves them empty, and the report says "unknown".
+func buildOf(m metricFamilies) BuildInfo {
+	f, ok := m["baconator_build_info"]
+	if !ok || len(f.Metric) == 0 {
+		return BuildInfo{}
+	}
+	var b BuildInfo
+	for _, l := range f.Metric[0].Label {
+		switch l.GetName() {
+		case "version":
+			b.Version = l.GetValue()
+		case "revision":
+			b.Revision = l.GetValue()
+		case "goversion":
+			b.GoVersion = l.GetValue()
+		}
+	}
+	return b
 }
 
 // metricFamilies is a scrape of the server's /metrics.

@@ -161,7 +161,7 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			assert.Contains(t, text.String(), "PASS")
 			assert.Equal(t, 200, r.StockBefore.Pallets, "the report shows the stock the run started from")
 			assert.InDelta(t, 200_000, r.StockBefore.AvailableLbs, 1_000, "200 pallets of 1,000 lb, give or take chaos")
-			assert.Contains(t, text.String(), "stock at the start: 200 pallets")
+			assert.Contains(t, text.String(), "stock before the run: 200 pallets of pork")
 			if tc.chaos == 0 {
 				assert.True(t, r.Audit.Checks[len(r.Audit.Checks)-1].OK)
 				assert.NotContains(t, r.Audit.Checks[len(r.Audit.Checks)-1].Detail, "skipped", "with chaos off the FEFO check runs")
@@ -175,6 +175,19 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 				assert.Contains(t, m, k)
 			}
 			assert.Contains(t, m["completionLatencyMs"], "p999")
+			assert.Equal(t, runtime.Version(), r.ServerBuild.GoVersion, "the server's build, from its /metrics")
+			assert.WithinDuration(t, time.Now(), r.Started, time.Minute)
+			assert.Contains(t, text.String(), "started "+r.Started.Format(time.RFC3339)+"; server version ")
+			var accepts int
+			for _, s := range r.Timeline {
+				if s.AcceptP99Ms > 0 {
+					accepts++
+				}
+			}
+			assert.Positive(t, accepts, "accept latencies by the second")
+			for _, k := range []string{"t", "cpuCores", "rssBytes", "goroutines", "intakeDepth"} {
+				assert.Contains(t, m["server"].([]any)[0], k)
+			}
 			var page bytes.Buffer
 			require.NoError(t, r.WriteHTML(&page))
 			assert.NotContains(t, page.String(), "<script src=", "the page is self-contained")
@@ -193,6 +206,7 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 				require.True(t, ok)
 				assert.Positive(t, end.RSSBytes)
 				assert.Contains(t, text.String(), "server memory: RSS")
+				assert.Contains(t, text.String(), "cores busy on average")
 			}
 		})
 	}

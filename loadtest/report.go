@@ -1,21 +1,40 @@
 package loadtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/baconator/baconator/inventory"
 )
 
 // Report is a run's outcome. Its JSON form is the contract's: accepted,
 // throttled, failed, allocated, rejected, acceptPerSec, completedPerSec,
 // acceptLatencyMs and completionLatencyMs, and audit.
 type Report struct {
-	URL         string `json:"url"`
-	Mode        string `json:"mode"` // "closed loop" or "open loop"
-	Concurrency int    `json:"concurrency"`
+	URL string `json:"url"`
+	// Started is when sending began; RunID prefixes this run's order ids
+	// on the server.
+	Started     time.Time `json:"started"`
+	RunID       string    `json:"runId"`
+	ServerBuild BuildInfo `json:"serverBuild"`
+	// The run's settings: Orders planned (0: as many as Duration allows),
+	// the sending time asked for, the SKU ordered and how long accepted
+	// orders were given to end.
+	Mode            string  `json:"mode"` // "closed loop" or "open loop"
+	Concurrency     int     `json:"concurrency"`
+	Orders          int     `json:"orders"`
+	DurationSeconds float64 `json:"durationSeconds,omitempty"`
+	SKU             string  `json:"sku"`
+	SettleSeconds   float64 `json:"settleSeconds"`
 	// The load verdict, apart from the audit's (open loop only): the rate
 	// offered and the rate sent, and whether the server kept up.
 	TargetRate        float64  `json:"targetRate,omitempty"`
@@ -24,38 +43,44 @@ type Report struct {
 	SaturationReasons []string `json:"saturationReasons,omitempty"`
 	Lbs               float64  `json:"lbs"`
 	// StockBefore is the SKU's stock on the floor when the run began.
-	StockBefore         Stock       `json:"stockBefore"`
-	Sent                int64       `json:"sent"`
-	Accepted            int64       `json:"accepted"`
-	Throttled           int64       `json:"throttled"`
-	Failed              int64       `json:"failed"`
-	Allocated           int64       `json:"allocated"`
-	Rejected            int64       `json:"rejected"`
-	Cancelled           int64       `json:"cancelled"`
-	Unfinished          int64       `json:"unfinished"`
-	SendSeconds         float64     `json:"sendSeconds"`
-	WallSeconds         float64     `json:"wallSeconds"` // first order sent to last order terminal
-	AcceptPerSec        float64     `json:"acceptPerSec"`
-	CompletedPerSec     float64     `json:"completedPerSec"`
-	AcceptLatencyMs     Percentiles `json:"acceptLatencyMs"`
-	CompletionLatencyMs Percentiles `json:"completionLatencyMs"`
-	Conflicts           float64     `json:"conflicts"` // the server's, during the run
-	Retries             float64     `json:"retries"`
-	ChaosStrikes        float64     `json:"chaosStrikes"`
-	Errors              []string    `json:"errors,omitempty"`
-	Audit               AuditResult `json:"audit"`
-	Timeline            []Second    `json:"timeline"`
+	StockBefore Stock `json:"stockBefore"`
+	Sent        int64 `json:"sent"`
+	Accepted    int64 `json:"accepted"`
+	Throttled   int64 `json:"throttled"`
+	Failed      int64 `json:"failed"`
+	Allocated   int64 `json:"allocated"`
+	Rejected    int64 `json:"rejected"`
+	// RejectedByReason splits Rejected by the reason the server gave.
+	RejectedByReason    map[string]int64 `json:"rejectedByReason,omitempty"`
+	Cancelled           int64            `json:"cancelled"`
+	Unfinished          int64            `json:"unfinished"`
+	SendSeconds         float64          `json:"sendSeconds"`
+	WallSeconds         float64          `json:"wallSeconds"` // first order sent to last order terminal
+	AcceptPerSec        float64          `json:"acceptPerSec"`
+	CompletedPerSec     float64          `json:"completedPerSec"`
+	AcceptLatencyMs     Percentiles      `json:"acceptLatencyMs"`
+	CompletionLatencyMs Percentiles      `json:"completionLatencyMs"`
+	Conflicts           float64          `json:"conflicts"` // the server's, during the run
+	Retries             float64          `json:"retries"`
+	ChaosStrikes        float64          `json:"chaosStrikes"`
+	Errors              []string         `json:"errors,omitempty"`
+	Audit               AuditResult      `json:"audit"`
+	Timeline            []Second         `json:"timeline"`
 	// Server is the server's memory and CPU, read from its /metrics every
-	// second of the run and once at its end.
+	// second of the run (more coarsely past serverSamplesMax samples) and
+	// once at its end.
 	Server []ServerSample `json:"server"`
 }
 
-// Second is one second of the run.
+// Second is one second of the run: the answers that arrived in it and
+// their latencies.
 type Second struct {
 	T               int     `json:"t"`
 	Accepted        int64   `json:"accepted"`
 	Completed       int64   `json:"completed"`
 	Throttled       int64   `json:"throttled"`
+	AcceptP50Ms     float64 `json:"acceptP50Ms"`
+	AcceptP99Ms     float64 `json:"acceptP99Ms"`
 	CompletionP50Ms float64 `json:"completionP50Ms"`
 	CompletionP99Ms float64 `json:"completionP99Ms"`
 }
@@ -74,7 +99,10 @@ func perSec(n int64, d time.Duration) float64 {
 
 func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after serverCounters, audit AuditResult) *Report {
 	r := &Report{
-		URL: cfg.URL, Mode: "closed loop", Concurrency: cfg.Concurrency, TargetRate: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
+		URL: cfg.URL, Started: st.start, RunID: cfg.RunID,
+		Mode: "closed loop", Concurrency: cfg.Concurrency, Orders: cfg.Orders, DurationSeconds: cfg.Duration.Seconds(),
+		SKU: cmp.Or(cfg.SKU, inventory.DefaultSKU), SettleSeconds: cfg.Settle.Seconds(),
+		TargetRate: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
 		Sent: st.sent.Load(), Accepted: st.accepted.Load(), Throttled: st.throttled.Load(), Failed: st.failed.Load(),
 		Allocated: st.allocated.Load(), Rejected: st.rejected.Load(), Cancelled: st.cancelled.Load(), Unfinished: st.unfinished.Load(),
 		SendSeconds: sendEnd.Sub(st.start).Seconds(), WallSeconds: end.Sub(st.start).Seconds(),
@@ -85,19 +113,30 @@ func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after se
 	if cfg.Rate > 0 {
 		r.Mode = "open loop"
 	}
+	if len(st.rejectedBy) > 0 {
+		r.RejectedByReason = st.rejectedBy
+	}
 	r.AcceptPerSec = perSec(r.Accepted, sendEnd.Sub(st.start))
 	r.CompletedPerSec = perSec(r.Allocated+r.Rejected+r.Cancelled, end.Sub(st.start))
-	for i, s := range st.seconds {
-		sum := summarize(s.completion)
-		r.Timeline = append(r.Timeline, Second{T: i, Accepted: s.accepted, Completed: s.completed, Throttled: s.throttled,
-			CompletionP50Ms: sum.P50, CompletionP99Ms: sum.P99})
-	}
+	r.Timeline = timeline(st.seconds)
 	var span float64 // first send to last
 	if last := st.lastSend.Load(); last > 0 {
 		span = time.Unix(0, last).Sub(st.start).Seconds()
 	}
 	r.judgeLoad(span)
 	return r
+}
+
+// timeline seals every second (the run is over) and lists them.
+func timeline(seconds []*second) []Second {
+	out := make([]Second, len(seconds))
+	for i, s := range seconds {
+		s.seal()
+		out[i] = Second{T: i, Accepted: s.accepted, Completed: s.completed, Throttled: s.throttled,
+			AcceptP50Ms: s.acceptP.P50, AcceptP99Ms: s.acceptP.P99,
+			CompletionP50Ms: s.completionP.P50, CompletionP99Ms: s.completionP.P99}
+	}
+	return out
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -113,18 +152,15 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.TargetRate > 0 {
 		fmt.Fprintf(w, ", %g orders/s", r.TargetRate)
 	}
-	fmt.Fprintf(w, ", %g lb per order\n\n", r.Lbs)
-	fmt.Fprintf(w, "  stock at the start: %d pallets, %.2f lb on hand, %.2f lb available", r.StockBefore.Pallets, r.StockBefore.WeightLbs, r.StockBefore.AvailableLbs)
-	if need := r.Lbs * float64(r.Sent); r.Sent > 0 && need > r.StockBefore.AvailableLbs {
-		fmt.Fprintf(w, " (less than the %.2f lb this run asked for: expect rejections)", need)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, ", %g lb per order\n", r.Lbs)
+	fmt.Fprintf(w, "  started %s; server %s\n\n", r.Started.Format(time.RFC3339), r.ServerBuild)
+	fmt.Fprintf(w, "  stock before the run: %s\n", r.stockLine())
 	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)
 	if r.TargetRate > 0 {
 		fmt.Fprintf(w, "  rate: %.0f orders/s offered, %.0f/s sent\n", r.TargetRate, r.AchievedRate)
 	}
 	fmt.Fprintf(w, "  accepted %d (%.0f/s)   throttled (429) %d   failed %d   unfinished %d\n", r.Accepted, r.AcceptPerSec, r.Throttled, r.Failed, r.Unfinished)
-	fmt.Fprintf(w, "  allocated %d   rejected %d   cancelled %d   completed %.0f/s\n", r.Allocated, r.Rejected, r.Cancelled, r.CompletedPerSec)
+	fmt.Fprintf(w, "  allocated %d   rejected %d%s   cancelled %d   completed %.0f/s\n", r.Allocated, r.Rejected, r.rejectionLine(), r.Cancelled, r.CompletedPerSec)
 	fmt.Fprintf(w, "  server: %.0f conflicts, %.0f retries, %.0f chaos strikes during the run\n", r.Conflicts, r.Retries, r.ChaosStrikes)
 	r.writeServerText(w)
 	fmt.Fprintln(w)
@@ -152,6 +188,79 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "\n  FAIL: see above")
 	}
 	r.writeLoadVerdict(w)
+}
+
+// stockLine is the stock the run started from, and a warning when the
+// run asked for more than it: rejections are then the floor running out,
+// not a fault.
+func (r *Report) stockLine() string {
+	line := fmt.Sprintf("%s pallets of %s, %s lb on hand, %s lb available", thousands(float64(r.StockBefore.Pallets), 0), cmp.Or(r.SKU, "the default SKU"),
+		thousands(r.StockBefore.WeightLbs, 2), thousands(r.StockBefore.AvailableLbs, 2))
+	if need := r.askedLbs(); need > r.StockBefore.AvailableLbs {
+		line += fmt.Sprintf(" (less than the %s lb this run asked for: expect rejections)", thousands(need, 2))
+	}
+	return line
+}
+
+// reasonCount is how many orders were rejected for one reason.
+type reasonCount struct {
+	reason string
+	n      int64
+}
+
+// rejectionReasons lists the rejections by reason, most first.
+func (r *Report) rejectionReasons() []reasonCount {
+	out := make([]reasonCount, 0, len(r.RejectedByReason))
+	for reason, n := range r.RejectedByReason {
+		out = append(out, reasonCount{reason, n})
+	}
+	slices.SortFunc(out, func(a, b reasonCount) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.reason, b.reason)) })
+	return out
+}
+
+// rejectionLine is the rejections by reason for the text report.
+func (r *Report) rejectionLine() string {
+	var parts []string
+	for _, rc := range r.rejectionReasons() {
+		parts = append(parts, fmt.Sprintf("%s %d", rc.reason, rc.n))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// askedLbs is the weight the run's orders asked for.
+func (r *Report) askedLbs() float64 { return r.Lbs * float64(r.Sent) }
+
+// String is the build for a reader: version, revision and Go, or
+// "version unknown" for a server that does not say.
+func (b BuildInfo) String() string {
+	if b == (BuildInfo{}) {
+		return "version unknown"
+	}
+	return fmt.Sprintf("version %s, revision %s, %s", cmp.Or(b.Version, "?"), cmp.Or(b.Revision, "?"), cmp.Or(b.GoVersion, "Go ?"))
+}
+
+// thousands formats x with the given decimals and commas between
+// thousands: stock runs to millions of pounds.
+func thousands(x float64, decimals int) string {
+	s := strconv.FormatFloat(math.Abs(x), 'f', decimals, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	if x < 0 {
+		b.WriteByte('-')
+	}
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
+	}
+	return b.String()
 }
 
 // writeLoadVerdict says whether the server kept up with an open loop's

@@ -31,26 +31,70 @@ type stats struct {
 	allocated, rejected, cancelled, unfinished atomic.Int64
 	lastSend                                   atomic.Int64 // unix nanoseconds: when the last request left (open loop)
 
-	mu       sync.Mutex
-	seconds  []*second
-	errors   []string
-	orderIDs []string
+	mu         sync.Mutex
+	seconds    []*second
+	sealed     int // seconds[:sealed] hold only their percentiles
+	errors     []string
+	orderIDs   []string
+	rejectedBy map[string]int64
 }
 
-// second is one second of the run, for the charts.
+// Each second of the run keeps its own latency histograms for the charts
+// and the load verdict. Two significant digits (1%) are plenty there and
+// take a seventh of the memory of the run-wide three; and a second is
+// sealed — reduced to its percentiles, its histograms freed — once it is
+// sealAfter seconds behind the newest, so a soak of any length holds a
+// handful of histograms, not one per second it has run.
+const (
+	secondSigFigs = 2
+	sealAfter     = 10
+)
+
+// second is one second of the run, for the charts. Answers are counted in
+// the second they arrive, which is always the newest or close behind it:
+// only a reader of results running sealAfter seconds late would find its
+// second sealed, and then the answer is counted without its latency.
 type second struct {
 	accepted, completed, throttled int64
-	completion                     *hdrhistogram.Histogram
+	accept, completion             *hdrhistogram.Histogram // nil once sealed
+	acceptP, completionP           Percentiles             // set when sealed
+}
+
+func newSecond() *second {
+	return &second{
+		accept:     hdrhistogram.New(latencyMinUs, latencyMaxUs, secondSigFigs),
+		completion: hdrhistogram.New(latencyMinUs, latencyMaxUs, secondSigFigs),
+	}
+}
+
+// record adds a latency to h unless the second is sealed (h is nil).
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	if h != nil {
+		_ = h.RecordValue(min(max(int64(d/time.Microsecond), latencyMinUs), latencyMaxUs))
+	}
+}
+
+// seal keeps the second's percentiles and frees its histograms.
+func (s *second) seal() {
+	if s.accept == nil {
+		return
+	}
+	s.acceptP, s.completionP = summarize(s.accept), summarize(s.completion)
+	s.accept, s.completion = nil, nil
 }
 
 func newStats(start time.Time) *stats {
-	return &stats{start: start, accept: newRecorder(), completion: newRecorder()}
+	return &stats{start: start, accept: newRecorder(), completion: newRecorder(), rejectedBy: map[string]int64{}}
 }
 
+// at is the second t falls in, made if need be; s.mu must be held.
 func (s *stats) at(t time.Time) *second {
 	i := max(int(t.Sub(s.start)/time.Second), 0)
 	for len(s.seconds) <= i {
-		s.seconds = append(s.seconds, &second{completion: hdrhistogram.New(latencyMinUs, latencyMaxUs, latencySigFigs)})
+		s.seconds = append(s.seconds, newSecond())
+	}
+	for ; s.sealed < len(s.seconds)-sealAfter; s.sealed++ {
+		s.seconds[s.sealed].seal()
 	}
 	return s.seconds[i]
 }
@@ -86,7 +130,9 @@ func (s *stats) placed(id string, sent time.Time, latency time.Duration, code in
 	s.accepted.Add(1)
 	s.accept.record(latency)
 	s.mu.Lock()
-	s.at(sent.Add(latency)).accepted++ // when the answer came, not when it was due
+	sec := s.at(sent.Add(latency)) // when the answer came, not when it was due
+	sec.accepted++
+	record(sec.accept, latency)
 	s.orderIDs = append(s.orderIDs, id)
 	s.mu.Unlock()
 	return true
@@ -112,9 +158,27 @@ func (s *stats) finished(o Order, sent time.Time, err error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if o.Status == "rejected" {
+		s.rejectedBy[reasonKey(s.rejectedBy, o.Reason)]++
+	}
 	sec := s.at(now)
 	sec.completed++
-	_ = sec.completion.RecordValue(min(max(int64(d/time.Microsecond), latencyMinUs), latencyMaxUs))
+	record(sec.completion, d)
+}
+
+// reasonsMax bounds the rejection reasons told apart: the server has a
+// handful, and a server sending nonsense must not grow the report.
+const reasonsMax = 16
+
+// reasonKey is the key a rejection is counted under in seen.
+func reasonKey(seen map[string]int64, reason string) string {
+	if reason == "" {
+		reason = "unspecified"
+	}
+	if _, ok := seen[reason]; !ok && len(seen) >= reasonsMax {
+		return "other"
+	}
+	return reason
 }
 
 func newRunID() string {
@@ -138,17 +202,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := c.ready(ctx); err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, cfg.URL, err)
 	}
-	before, err := c.counters(ctx)
+	m, err := c.metrics(ctx)
 	if err != nil {
 		return nil, err
 	}
+	before, build := countersOf(m), buildOf(m)
 	stock, err := c.stock(ctx, cfg.SKU)
 	if err != nil {
 		return nil, err
 	}
 
+	stopSampling := sampleServer(cfg)
 	st := newStats(time.Now())
-	stopSampling := sampleServer(c, st.start)
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
 	defer cancelSettle()
 	var followers sync.WaitGroup
@@ -176,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	end := time.Now()
 	stopProgress()
-	server := stopSampling()
+	server := stopSampling(st.start)
 
 	// The run may have been interrupted (Ctrl-C): the report and the audit
 	// still get their own bounded time.
@@ -193,6 +258,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	snap.ChaosQuiet = after.Strikes == before.Strikes
 	r := buildReport(cfg, st, sendEnd, end, before, after, Audit(snap))
 	r.Server = server
+	r.ServerBuild = build
 	r.StockBefore = stock
 	return r, nil
 }

@@ -1,110 +1,233 @@
 package loadtest
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
+	"html/template"
 	"io"
-	"math"
 	"strings"
-
-	"github.com/go-echarts/go-echarts/v2/charts"
-	"github.com/go-echarts/go-echarts/v2/components"
-	"github.com/go-echarts/go-echarts/v2/opts"
+	"time"
 )
 
 // echartsJS is Apache ECharts, inlined so the report opens offline
-// (assets/VERSION says which release).
+// (assets/VERSION says which release). At ~1 MB it is most of the page:
+// the run's own data is bounded by chartPointsMax points a series.
 //
 //go:embed assets/echarts.min.js
 var echartsJS string
 
-// WriteHTML writes a self-contained page with the run's throughput and
-// latency over time and its outcomes.
+//go:embed page.html.tmpl
+var pageSource string
+
+var pageTemplate = template.Must(template.New("report").Parse(pageSource))
+
+// htmlPage is what the page template shows.
+type htmlPage struct {
+	R       *Report
+	ECharts template.JS
+	Title   string
+	Badges  []badge
+	Cards   []card
+	Latency []latencyRow
+	Charts  []chartView
+}
+
+// badge is a verdict at the top of the page.
+type badge struct{ Text, Class string }
+
+// card is one box of the summary: a titled table of named values.
+type card struct {
+	Title string
+	Rows  []row
+}
+
+// row is one line of a card. ID lets a check (or a person's script) find a
+// value; Class colours it: "pass", "fail" or "warn".
+type row struct{ ID, Name, Value, Class string }
+
+type latencyRow struct {
+	Name string
+	P    Percentiles
+}
+
+// WriteHTML writes a self-contained page: what an engineer opens a report
+// for — when and against what it ran, the settings, the stock it started
+// from, the load and audit verdicts with each check, the outcomes and
+// latencies — over charts of the run's course and the server's.
 func (r *Report) WriteHTML(w io.Writer) error {
-	secs := make([]string, len(r.Timeline))
-	accepted := make([]opts.LineData, len(r.Timeline))
-	completed := make([]opts.LineData, len(r.Timeline))
-	throttled := make([]opts.LineData, len(r.Timeline))
-	p50 := make([]opts.LineData, len(r.Timeline))
-	p99 := make([]opts.LineData, len(r.Timeline))
-	for i, s := range r.Timeline {
-		secs[i] = fmt.Sprintf("%ds", s.T)
-		accepted[i], completed[i], throttled[i] = opts.LineData{Value: s.Accepted}, opts.LineData{Value: s.Completed}, opts.LineData{Value: s.Throttled}
-		p50[i], p99[i] = opts.LineData{Value: s.CompletionP50Ms}, opts.LineData{Value: s.CompletionP99Ms}
-	}
-	tooltip := charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"})
-	legend := charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"})
-
-	throughput := charts.NewLine()
-	throughput.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Orders per second", Subtitle: fmt.Sprintf("%s, %d clients%s", r.Mode, r.Concurrency, loadLine(r))}),
-		tooltip, legend, charts.WithYAxisOpts(opts.YAxis{Name: "orders/s"}))
-	throughput.SetXAxis(secs).
-		AddSeries("accepted", accepted).AddSeries("completed", completed).AddSeries("throttled (429)", throttled)
-
-	latency := charts.NewLine()
-	latency.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Completion latency", Subtitle: "sent to terminal, per second of completion"}),
-		tooltip, legend, charts.WithYAxisOpts(opts.YAxis{Name: "ms"}))
-	latency.SetXAxis(secs).AddSeries("p50", p50).AddSeries("p99", p99)
-
-	outcomes := charts.NewBar()
-	outcomes.SetGlobalOptions(charts.WithTitleOpts(opts.Title{Title: "Outcomes", Subtitle: fmt.Sprintf("%s; stock at the start: %d pallets, %.0f lb available", auditLine(r), r.StockBefore.Pallets, r.StockBefore.AvailableLbs)}), tooltip)
-	outcomes.SetXAxis([]string{"allocated", "rejected", "cancelled", "throttled", "failed", "unfinished"}).
-		AddSeries("orders", []opts.BarData{{Value: r.Allocated}, {Value: r.Rejected}, {Value: r.Cancelled}, {Value: r.Throttled}, {Value: r.Failed}, {Value: r.Unfinished}})
-
-	page := components.NewPage()
-	page.PageTitle = "Baconator load run"
-	page.AddCharts(throughput, latency, serverChart(r, tooltip, legend), outcomes)
-	page.ClearPresetJSAssets() // after AddCharts, which merges each chart's CDN tag in
-	page.AddCustomizedHeaders("<script>" + echartsJS + "</script>")
-	return page.Render(w)
+	return pageTemplate.Execute(w, htmlPage{
+		R: r, ECharts: template.JS(echartsJS), Title: r.pageTitle(), Badges: r.badges(),
+		Cards:   []card{r.runCard(), r.settingsCard(), r.stockCard(), r.loadCard(), r.outcomesCard(), r.serverCard()},
+		Latency: []latencyRow{{"accept", r.AcceptLatencyMs}, {"completion", r.CompletionLatencyMs}},
+		Charts:  r.charts(),
+	})
 }
 
-// loadLine is the load verdict for a chart's subtitle.
-func loadLine(r *Report) string {
+func (r *Report) pageTitle() string {
+	if r.Started.IsZero() {
+		return "Baconator load run"
+	}
+	return "Baconator load run, " + r.Started.Format("2006-01-02 15:04 MST")
+}
+
+// badges are the two verdicts, kept apart: the audit's (were the
+// invariants kept) and the load's (did the server keep up).
+func (r *Report) badges() []badge {
+	audit := badge{"AUDIT: PASS, every invariant holds", "pass"}
+	if !r.OK() {
+		audit = badge{"AUDIT: FAIL", "fail"}
+	}
+	load := badge{"LOAD: closed loop, no rate offered", ""}
 	switch {
-	case r.TargetRate <= 0:
-		return ""
-	case r.Saturated:
-		return fmt.Sprintf("; SATURATED: %.0f/s offered, %.0f/s sent (%s)", r.TargetRate, r.AchievedRate, strings.Join(r.SaturationReasons, "; "))
+	case r.TargetRate > 0 && r.Saturated:
+		load = badge{"LOAD: SATURATED", "fail"}
+	case r.TargetRate > 0:
+		load = badge{"LOAD: kept up", "pass"}
 	}
-	return fmt.Sprintf("; kept up: %.0f/s offered, %.0f/s sent", r.TargetRate, r.AchievedRate)
+	return []badge{audit, load}
 }
 
-func auditLine(r *Report) string {
-	if r.OK() {
-		return "audit: every invariant holds"
+func (r *Report) runCard() card {
+	started := "unknown"
+	if !r.Started.IsZero() {
+		started = r.Started.Format("2006-01-02 15:04:05 MST")
 	}
-	return "audit: FAILED"
+	return card{Title: "Run", Rows: []row{
+		{Name: "started", Value: started},
+		{Name: "server", Value: r.URL},
+		{ID: "server-version", Name: "server version", Value: r.ServerBuild.String()},
+		{Name: "run id", Value: cmp.Or(r.RunID, "unknown")},
+		{Name: "sending", Value: fmt.Sprintf("%.2f s", r.SendSeconds)},
+		{Name: "first order to last terminal", Value: fmt.Sprintf("%.2f s", r.WallSeconds)},
+	}}
 }
 
-// serverChart plots the server's resident memory and Go heap over the run
-// (what a soak is for: both should level off, not climb) and the cores it
-// kept busy, on a second axis.
-func serverChart(r *Report, global ...charts.GlobalOpts) *charts.Line {
-	t := make([]string, len(r.Server))
-	rss := make([]opts.LineData, len(r.Server))
-	heap := make([]opts.LineData, len(r.Server))
-	cores := make([]opts.LineData, len(r.Server))
-	for i, s := range r.Server {
-		t[i] = fmt.Sprintf("%.0fs", s.T)
-		rss[i], heap[i] = opts.LineData{Value: round1(s.RSSBytes / mib)}, opts.LineData{Value: round1(s.HeapBytes / mib)}
-		if i > 0 && s.T > r.Server[i-1].T {
-			cores[i] = opts.LineData{Value: round1((s.CPUSeconds - r.Server[i-1].CPUSeconds) / (s.T - r.Server[i-1].T))}
+func (r *Report) settingsCard() card {
+	clients := fmt.Sprintf("%d, one order in flight each", r.Concurrency)
+	if r.TargetRate > 0 {
+		clients = fmt.Sprintf("at most %d requests in flight", r.Concurrency)
+	}
+	orders := "as many as the duration allows"
+	if r.Orders > 0 {
+		orders = thousands(float64(r.Orders), 0)
+	}
+	rows := []row{{Name: "mode", Value: r.Mode}, {Name: "clients", Value: clients}}
+	if r.TargetRate > 0 {
+		rows = append(rows, row{Name: "rate offered", Value: fmt.Sprintf("%g orders/s", r.TargetRate)})
+	}
+	rows = append(rows, row{Name: "orders", Value: orders})
+	if r.DurationSeconds > 0 {
+		rows = append(rows, row{Name: "duration", Value: (time.Duration(r.DurationSeconds * float64(time.Second))).String()})
+	}
+	return card{Title: "Settings", Rows: append(rows,
+		row{Name: "each order", Value: fmt.Sprintf("%s lb of %s", thousands(r.Lbs, 2), cmp.Or(r.SKU, "the default SKU"))},
+		row{Name: "settle", Value: fmt.Sprintf("%g s for accepted orders to end", r.SettleSeconds)},
+	)}
+}
+
+// stockCard is the stock the run started from: a run against a floor an
+// earlier run sold out rejects orders, and that is no fault.
+func (r *Report) stockCard() card {
+	s := r.StockBefore
+	asked := row{Name: "this run asked for", Value: thousands(r.askedLbs(), 2) + " lb"}
+	if r.askedLbs() > s.AvailableLbs {
+		asked.Value += ", more than was available: expect rejections"
+		asked.Class = "warn"
+	}
+	return card{Title: "Stock before the run", Rows: []row{
+		{ID: "stock-pallets", Name: "pallets", Value: thousands(float64(s.Pallets), 0)},
+		{Name: "on hand", Value: thousands(s.WeightLbs, 2) + " lb"},
+		{ID: "stock-available", Name: "available", Value: thousands(s.AvailableLbs, 2) + " lb"},
+		asked,
+	}}
+}
+
+func (r *Report) loadCard() card {
+	b := r.badges()[1]
+	rows := []row{{ID: "load-verdict", Name: "verdict", Value: strings.TrimPrefix(b.Text, "LOAD: "), Class: b.Class}}
+	if r.TargetRate > 0 {
+		achieved := row{ID: "achieved-rate", Name: "sent (achieved)", Value: fmt.Sprintf("%.0f orders/s", r.AchievedRate), Class: "pass"}
+		if r.AchievedRate < achievedRateMin*r.TargetRate {
+			achieved.Class = "fail"
 		}
+		rows = append(rows, row{ID: "target-rate", Name: "offered", Value: fmt.Sprintf("%.0f orders/s", r.TargetRate)}, achieved)
 	}
-	subtitle := "read from the server's /metrics every second"
-	if warm, end, ok := r.MemoryDrift(); ok {
-		subtitle = fmt.Sprintf("RSS %.1f MiB at %.0fs, %.1f MiB at the end (%+.1f%%)", warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)
+	rows = append(rows,
+		row{Name: "accepted", Value: fmt.Sprintf("%.0f orders/s", r.AcceptPerSec)},
+		row{Name: "completed", Value: fmt.Sprintf("%.0f orders/s", r.CompletedPerSec)})
+	for _, why := range r.SaturationReasons {
+		rows = append(rows, row{Name: "saturated", Value: why, Class: "fail"})
 	}
-	line := charts.NewLine()
-	line.SetGlobalOptions(append(global,
-		charts.WithTitleOpts(opts.Title{Title: "Server memory and CPU", Subtitle: subtitle}),
-		charts.WithYAxisOpts(opts.YAxis{Name: "MiB"}))...)
-	line.ExtendYAxis(opts.YAxis{Name: "cores", Position: "right"})
-	line.SetXAxis(t).
-		AddSeries("resident (RSS)", rss).AddSeries("Go heap in use", heap).
-		AddSeries("CPU (cores)", cores, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1}))
-	return line
+	return card{Title: "Load", Rows: rows}
 }
 
-func round1(x float64) float64 { return math.Round(x*10) / 10 }
+func (r *Report) outcomesCard() card {
+	n := func(x int64) string { return thousands(float64(x), 0) }
+	bad := func(x int64) string {
+		if x > 0 {
+			return "fail"
+		}
+		return ""
+	}
+	rows := []row{
+		{Name: "sent", Value: n(r.Sent)},
+		{ID: "accepted", Name: "accepted", Value: n(r.Accepted)},
+		{Name: "allocated", Value: n(r.Allocated)},
+		{Name: "rejected", Value: n(r.Rejected)},
+	}
+	for _, rc := range r.rejectionReasons() {
+		rows = append(rows, row{Name: "rejected: " + rc.reason, Value: n(rc.n)})
+	}
+	return card{Title: "Outcomes", Rows: append(rows,
+		row{Name: "cancelled", Value: n(r.Cancelled)},
+		row{Name: "throttled (429)", Value: n(r.Throttled)},
+		row{Name: "failed (errors)", Value: n(r.Failed), Class: bad(r.Failed)},
+		row{Name: "unfinished", Value: n(r.Unfinished), Class: bad(r.Unfinished)},
+	)}
+}
+
+// serverCard is the server's side of the run: chaos, conflicts and what
+// it cost in memory and CPU.
+func (r *Report) serverCard() card {
+	sum := r.ServerSummary()
+	rows := []row{
+		{ID: "chaos", Name: "chaos", Value: r.chaosLine()},
+		{Name: "conflicts / retries", Value: fmt.Sprintf("%.0f / %.0f", r.Conflicts, r.Retries)},
+	}
+	if warm, end, ok := r.MemoryDrift(); ok {
+		rows = append(rows,
+			row{ID: "peak-rss", Name: "peak RSS", Value: fmt.Sprintf("%.1f MiB", sum.PeakRSSBytes/mib)},
+			row{Name: "RSS warm → end", Value: fmt.Sprintf("%.1f MiB at %.0f s → %.1f MiB (%+.1f%%)", warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)},
+			row{ID: "mean-cpu", Name: "CPU", Value: fmt.Sprintf("%.2f cores busy on average", sum.MeanCores)})
+	}
+	if sum.Samples-sum.Gaps > 0 {
+		rows = append(rows, row{Name: "most goroutines", Value: fmt.Sprintf("%.0f", sum.MaxGoroutines)},
+			row{Name: "most orders in the intake", Value: fmt.Sprintf("%.0f", sum.MaxIntake)})
+	}
+	metrics := fmt.Sprintf("%d reads", sum.Samples)
+	var class string
+	if sum.Gaps > 0 {
+		metrics, class = fmt.Sprintf("%d of %d reads failed (gaps in the charts)", sum.Gaps, sum.Samples), "warn"
+	}
+	return card{Title: "Server", Rows: append(rows, row{Name: "/metrics", Value: metrics, Class: class})}
+}
+
+// chaosLine is what the load generator knows of chaos: the server exports
+// how often it struck, not the interval it was set to.
+func (r *Report) chaosLine() string {
+	if r.ChaosStrikes <= 0 {
+		return "no strike during the run (off, or slower than the run)"
+	}
+	return fmt.Sprintf("%s strikes during the run, about one every %s (its interval is not exported)",
+		thousands(r.ChaosStrikes, 0), threeFigures(time.Duration(r.WallSeconds/r.ChaosStrikes*float64(time.Second))))
+}
+
+// threeFigures rounds d to three significant figures: 2.4ms, 1.07s.
+func threeFigures(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for d/unit >= 1000 {
+		unit *= 10
+	}
+	return d.Round(unit)
+}

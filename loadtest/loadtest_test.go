@@ -190,9 +190,10 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			}
 			var page bytes.Buffer
 			require.NoError(t, r.WriteHTML(&page))
-			assert.NotContains(t, page.String(), "<script src=", "the page is self-contained")
-			assert.True(t, strings.Contains(page.String(), "Orders per second"))
-			assert.Contains(t, page.String(), "Server memory and CPU")
+			assert.False(t, strings.Contains(page.String(), "<script src="), "the page is self-contained")
+			for _, want := range []string{"Orders per second", "Accept latency", "Server memory", "Server CPU and queue", "Stock before the run"} {
+				pageShows(t, page.String(), want)
+			}
 
 			// The server is sampled through the run and once at its end,
 			// from its own /metrics (this one is in this process).
@@ -249,7 +250,10 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 		assert.Contains(t, m, "achievedRate")
 		var page bytes.Buffer
 		require.NoError(t, r.WriteHTML(&page))
-		assert.Contains(t, page.String(), "SATURATED")
+		pageShows(t, page.String(), "LOAD: SATURATED")
+		for _, why := range r.SaturationReasons {
+			pageShows(t, page.String(), why)
+		}
 	})
 	t.Run("a gentle open loop keeps up", func(t *testing.T) {
 		url := startServer(t, 0)

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "how long to wait for accepted orders to end")
 	fs.StringVar(&cfg.SKU, "sku", "", "SKU to order (default: the server's, pork)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this path (- for stdout)")
-	htmlPath := fs.String("html", "", "also write a self-contained HTML report with charts to this path")
+	htmlPath := fs.String("html", "", "also write a self-contained HTML report to this path: a summary of the run, and charts of it and of the server")
 	allowSaturated := fs.Bool("allow-saturated", false, "exit 0 even if the server did not keep up with -rate (to find a knee on purpose)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

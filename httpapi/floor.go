@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -105,7 +106,27 @@ type headEntry struct {
 	Status       string  `json:"status"`
 }
 
+// floorShared is the last floor snapshot, shared by every stream that asks
+// within floorEvery/2 of it: a snapshot copies every pallet on the floor,
+// and 256 streams must not make that 256 copies a second.
+type floorShared struct {
+	mu   sync.Mutex
+	at   time.Time
+	view floorView
+}
+
 func (s *Server) floorSnapshot() floorView {
+	s.floor.mu.Lock()
+	defer s.floor.mu.Unlock()
+	if now := s.now(); now.Sub(s.floor.at) < floorEvery/2 {
+		return s.floor.view
+	}
+	s.floor.view = s.takeFloor()
+	s.floor.at = s.now()
+	return s.floor.view
+}
+
+func (s *Server) takeFloor() floorView {
 	now := s.now().UTC()
 	st := s.eng.Stats()
 	head, _ := s.eng.EventsHead()

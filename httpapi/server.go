@@ -35,6 +35,7 @@ type Server struct {
 	drain    context.CancelFunc
 	cursors  cursors
 	streams  streamSlots // the open event streams
+	floor    floorShared // the last floor snapshot
 }
 
 // New builds the API's routes.

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,20 +21,27 @@ import (
 // GET /api/events: Server-Sent Events of what the journal commits (order
 // and pallet events, each with its journal position as id, resumable with
 // Last-Event-ID), and on request a snapshot of the floor every second.
-// A stream reads the journal's event log at its own pace: a client that
-// reads slowly falls behind, never makes the server buffer for it, and
-// past what the log keeps is told so with a gap event.
+//
+// Streams near the head share the newest events, read from the journal and
+// encoded once (events_ring.go); a stream resuming from further back reads
+// the journal itself until it catches up. Either way a stream reads at its
+// own pace: a client that reads slowly falls behind, never makes the server
+// buffer for it, and past what the log keeps is told so with a gap event.
 
 // Bounds of the event streams.
 const (
 	// eventStreamsMax bounds the streams open at once; past it a new one is
 	// a 503 with Retry-After.
 	eventStreamsMax = 256
-	// eventsPage is how many events a stream reads from the journal at once.
+	// eventsPage is how many events a stream takes at once.
 	eventsPage = 512
-	// eventsWriteTimeout cuts a client that has not taken what was sent
-	// for this long.
+	// eventsWriteTimeout cuts a client that has taken nothing for this long
+	// (each write renews it; a write is at most the stream's 16 KiB buffer).
 	eventsWriteTimeout = 30 * time.Second
+	// eventsCoalesce is the least time between a stream's reads: commits
+	// come by the thousand a second under load, and waking every stream
+	// for each would cost more than the events.
+	eventsCoalesce = 20 * time.Millisecond
 	// eventsHeartbeat keeps proxies from closing a quiet stream.
 	eventsHeartbeat = 15 * time.Second
 	// floorEvery is how often a floor snapshot is sent.
@@ -53,6 +62,9 @@ const (
 var ledgerKinds = []inventory.LedgerKind{inventory.LedgerReceived, inventory.LedgerAdjusted, inventory.LedgerAllocated,
 	inventory.LedgerReturned, inventory.LedgerHeld, inventory.LedgerReleased, inventory.LedgerRecalled, inventory.LedgerWrittenOff}
 
+// errStreamEnded ends a stream whose client left, or at a drain.
+var errStreamEnded = errors.New("event stream ended")
+
 // eventFilter is what a stream sends.
 type eventFilter struct {
 	types map[string]bool
@@ -60,24 +72,21 @@ type eventFilter struct {
 	kinds map[inventory.LedgerKind]bool // of pallet events; empty: all
 }
 
-func (f eventFilter) keeps(ev journal.Event) bool {
-	switch {
-	case ev.Order != nil:
-		return f.types[eventOrder] && (f.sku == "" || ev.Order.Request.SKU == f.sku)
-	case ev.Pallet != nil:
-		return f.types[eventPallet] && (f.sku == "" || ev.Pallet.SKU == f.sku) &&
-			(len(f.kinds) == 0 || f.kinds[ev.Pallet.Entry.Kind])
-	}
-	return false
+func (f eventFilter) keeps(fr *eventFrame) bool {
+	return f.types[fr.typ] && (f.sku == "" || fr.sku == f.sku) &&
+		(fr.typ != eventPallet || len(f.kinds) == 0 || f.kinds[fr.kind])
 }
 
 // parseEvents reads a stream's filter and where it starts: after the id a
 // reconnecting client last saw, or (resume false) at the newest event.
 func parseEvents(c echo.Context) (f eventFilter, after uint64, resume bool, err error) {
 	var fe fields
-	for name := range c.QueryParams() {
-		if !slices.Contains(eventsParams, name) {
+	for name, values := range c.QueryParams() {
+		switch {
+		case !slices.Contains(eventsParams, name):
 			fe.add(name, "unknown query parameter; known: %s", strings.Join(eventsParams, ", "))
+		case len(values) > 1:
+			fe.add(name, "given more than once; give one comma-separated list")
 		}
 	}
 	f.types = map[string]bool{eventOrder: true, eventPallet: true}
@@ -124,26 +133,28 @@ func (s *Server) streamEvents(c echo.Context) error {
 	if !resume {
 		after, _ = s.eng.EventsHead()
 	}
-	st := newEventStream(c.Response())
-	// The server's read and write timeouts are for requests, not streams:
-	// a stream has its own write deadline, renewed with every write.
-	_ = st.rc.SetReadDeadline(time.Time{})
+	st := newEventStream(c.Response(), s.drained)
+	defer st.close()
 	h := c.Response().Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	c.Response().WriteHeader(http.StatusOK)
 	fmt.Fprintf(st.w, "retry: %d\n\n", eventsRetryMillis)
-	if err := st.flush(); err != nil {
-		return nil
+	err = s.serveEvents(c.Request().Context(), st, f, after)
+	switch {
+	case errors.Is(err, errStreamEnded):
+	case err != nil && st.failed != nil:
+		s.log.Debug("event stream ended: the client left or stopped reading", "err", err)
+	case err != nil:
+		s.log.Warn("event stream ended: reading the journal's events failed", "err", err)
 	}
-	return s.serveEvents(c, st, f, after)
+	return nil
 }
 
 // serveEvents sends what is committed after after, then waits for more,
 // until the client leaves, the server drains, or a write fails.
-func (s *Server) serveEvents(c echo.Context, st *eventStream, f eventFilter, after uint64) error {
-	ctx := c.Request().Context()
+func (s *Server) serveEvents(ctx context.Context, st *eventStream, f eventFilter, after uint64) error {
 	beat := time.NewTicker(eventsHeartbeat)
 	defer beat.Stop()
 	var floor <-chan time.Time
@@ -151,54 +162,80 @@ func (s *Server) serveEvents(c echo.Context, st *eventStream, f eventFilter, aft
 		t := time.NewTicker(floorEvery)
 		defer t.Stop()
 		floor = t.C
-		st.floor(s.floorSnapshot())
+		st.send(eventFloor, 0, s.floorSnapshot())
 	}
 	journaled := f.types[eventOrder] || f.types[eventPallet]
 	for {
 		var changed <-chan struct{}
 		if journaled {
 			var err error
-			if after, changed, err = s.sendEvents(st, f, after); err != nil {
-				s.log.Warn("event stream ended: " + err.Error())
-				return nil
+			if after, changed, err = s.sendEvents(ctx, st, f, after); err != nil {
+				return err
 			}
 		}
 		if err := st.flush(); err != nil {
-			return nil // the client left or stopped reading
+			return err
 		}
 		select {
 		case <-changed:
+			if !pause(ctx, s.drained, eventsCoalesce) {
+				return errStreamEnded
+			}
 		case <-floor:
-			st.floor(s.floorSnapshot())
+			st.send(eventFloor, 0, s.floorSnapshot())
 		case <-beat.C:
 			fmt.Fprint(st.w, ": keep-alive\n\n")
 		case <-ctx.Done():
-			return nil
+			return errStreamEnded
 		case <-s.drained.Done():
-			return nil
+			return errStreamEnded
 		}
 	}
 }
 
-// sendEvents writes every event after after that the filter keeps, and
-// returns the last id read and a channel closed when there are newer.
-func (s *Server) sendEvents(st *eventStream, f eventFilter, after uint64) (uint64, <-chan struct{}, error) {
+// pause waits d unless the client leaves or the server drains first.
+func pause(ctx, drained context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-drained.Done():
+	}
+	return false
+}
+
+// sendEvents writes every event after after that the filter keeps — from
+// the shared ring when it holds them, else from the journal — and returns
+// the last id read and a channel closed when there are newer.
+func (s *Server) sendEvents(ctx context.Context, st *eventStream, f eventFilter, after uint64) (uint64, <-chan struct{}, error) {
 	for {
+		if ctx.Err() != nil || s.drained.Err() != nil {
+			return after, nil, errStreamEnded
+		}
 		head, changed := s.eng.EventsHead()
-		evs, gap, err := s.eng.Events(after, eventsPage)
-		if err != nil {
+		if err := s.ring.fill(s.eng); err != nil {
 			return after, nil, err
 		}
-		if gap != 0 {
-			st.gap(gap)
+		frames, ok := s.ring.after(after, eventsPage)
+		if !ok { // behind the ring: read the journal
+			evs, gap, err := s.eng.Events(after, eventsPage)
+			if err != nil {
+				return after, nil, err
+			}
+			if gap != 0 {
+				st.gap(gap)
+			}
+			frames = encodeFrames(evs)
 		}
-		for _, ev := range evs {
-			after = ev.ID
-			if f.keeps(ev) {
-				st.event(ev)
+		for i := range frames {
+			after = frames[i].id
+			if f.keeps(&frames[i]) {
+				_, _ = st.w.Write(frames[i].wire)
 			}
 		}
-		if len(evs) < eventsPage && after >= head {
+		if len(frames) < eventsPage && after >= head {
 			return after, changed, nil
 		}
 		if err := st.flush(); err != nil {
@@ -207,44 +244,67 @@ func (s *Server) sendEvents(st *eventStream, f eventFilter, after uint64) (uint6
 	}
 }
 
-// eventStream writes SSE frames to a response.
+// eventStream writes SSE frames to a response through a buffer whose every
+// write renews the connection's write deadline — so a client that reads,
+// however slowly, is never cut, and one that stops is cut after
+// eventsWriteTimeout. A drain cuts every stream's writes at once, even one
+// blocked on a client that stopped reading.
 type eventStream struct {
-	w  *bufio.Writer
-	rc *http.ResponseController
+	w       *bufio.Writer
+	rc      *http.ResponseController
+	drained context.Context
+	stop    func() bool
+	failed  error // the first write error
 }
 
-func newEventStream(r *echo.Response) *eventStream {
-	return &eventStream{w: bufio.NewWriterSize(r, 16<<10), rc: http.NewResponseController(r)}
+func newEventStream(r *echo.Response, drained context.Context) *eventStream {
+	st := &eventStream{rc: http.NewResponseController(r), drained: drained}
+	// The server's read timeout is for requests, not streams.
+	_ = st.rc.SetReadDeadline(time.Time{})
+	st.w = bufio.NewWriterSize(deadlineWriter{st, r}, 16<<10)
+	st.stop = context.AfterFunc(drained, func() { _ = st.rc.SetWriteDeadline(time.Now()) })
+	return st
+}
+
+func (st *eventStream) close() { st.stop() }
+
+type deadlineWriter struct {
+	st *eventStream
+	r  *echo.Response
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	st := d.st
+	if st.failed != nil {
+		return 0, st.failed
+	}
+	_ = st.rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
+	// After setting it: a drain that came before this line is seen here,
+	// one after it resets the deadline after this did.
+	if st.drained.Err() != nil {
+		st.failed = errStreamEnded
+		return 0, st.failed
+	}
+	n, err := d.r.Write(p)
+	if err != nil {
+		st.failed = err
+	}
+	return n, err
 }
 
 func (st *eventStream) flush() error {
-	_ = st.rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
 	if err := st.w.Flush(); err != nil {
 		return err
 	}
-	return st.rc.Flush()
+	if err := st.rc.Flush(); err != nil {
+		st.failed = err
+		return err
+	}
+	return st.failed
 }
 
 func (st *eventStream) send(event string, id uint64, data any) {
-	b, err := json.Marshal(data)
-	if err != nil {
-		panic(err) // our own views always marshal
-	}
-	fmt.Fprintf(st.w, "event: %s\n", event)
-	if id != 0 {
-		fmt.Fprintf(st.w, "id: %d\n", id)
-	}
-	st.w.WriteString("data: ")
-	st.w.Write(b)
-	st.w.WriteString("\n\n")
-}
-
-func (st *eventStream) event(ev journal.Event) {
-	if ev.Order != nil {
-		st.send(eventOrder, ev.ID, newOrderEventView(*ev.Order))
-		return
-	}
-	st.send(eventPallet, ev.ID, newPalletEventView(*ev.Pallet))
+	_, _ = st.w.Write(frameBytes(event, id, data))
 }
 
 // gap says the events the client asked for are gone: the stream goes on
@@ -254,7 +314,23 @@ func (st *eventStream) gap(oldest uint64) {
 	st.send("gap", 0, map[string]uint64{"oldestId": oldest})
 }
 
-func (st *eventStream) floor(v floorView) { st.send(eventFloor, 0, v) }
+// frameBytes is one SSE frame: event, id (unless 0), one data line.
+func frameBytes(event string, id uint64, data any) []byte {
+	b, err := json.Marshal(data)
+	if err != nil {
+		panic(err) // our own views always marshal
+	}
+	out := make([]byte, 0, len(b)+48)
+	out = append(out, "event: "...)
+	out = append(out, event...)
+	if id != 0 {
+		out = append(out, "\nid: "...)
+		out = strconv.AppendUint(out, id, 10)
+	}
+	out = append(out, "\ndata: "...)
+	out = append(out, b...)
+	return append(out, "\n\n"...)
+}
 
 type orderEventView struct {
 	OrderID     string           `json:"orderId"`

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
 )
 
@@ -215,6 +218,10 @@ func TestBadEventStreamRequestsAreRefused(t *testing.T) {
 		{"/api/events?kinds=chaos", "", "kinds"},
 		{"/api/events", "abc", "Last-Event-ID"},
 		{"/api/events", "-1", "Last-Event-ID"},
+		{"/api/events?types=order&types=bogus", "", "types"},
+		{"/api/events?types=floor%zz", "", "query"},
+		{"/api/orders?status=%zz", "", "query"},
+		{"/api/events?types=floor;x", "", "query"},
 	} {
 		var h []string
 		if c.lastID != "" {
@@ -242,4 +249,35 @@ func TestAStreamResumedPastTheLogIsToldOfTheGap(t *testing.T) {
 	oldest := uint64(gap.data["oldestId"].(float64))
 	assert.Greater(t, oldest, uint64(2))
 	assert.Equal(t, oldest, s.next().id)
+}
+
+// A drain ends every stream at once: one catching up on a long backlog and
+// one blocked writing to a client that stopped reading alike (each used to
+// hold the shutdown until its 30-second write deadline, or forever).
+func TestADrainEndsStreamsThatDoNotRead(t *testing.T) {
+	f := newFixture(t)
+	var specs []inventory.PalletSpec
+	now := time.Now().UTC()
+	for i := range 30_000 { // ~7 MB of events: more than the sockets buffer
+		specs = append(specs, inventory.PalletSpec{ID: fmt.Sprintf("B-%05d", i), SKU: "beef", Lot: "LB", Supplier: "S",
+			Weight: inventory.Lbs(10), Received: now, Expires: now.Add(240 * time.Hour)})
+	}
+	_, err := f.eng.ReceivePallets(specs)
+	require.NoError(t, err)
+	srv := serve(t, f)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096))
+	_, err = fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n")
+	require.NoError(t, err)
+	first := make([]byte, 1024) // the stream has begun; now stop reading
+	_, err = io.ReadFull(conn, first)
+	require.NoError(t, err)
+	require.Equal(t, 1, f.api.streams.open())
+
+	f.api.Drain()
+	require.Eventually(t, func() bool { return f.api.streams.open() == 0 }, 5*time.Second, time.Millisecond,
+		"the stream outlived the drain")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ type Server struct {
 	cursors  cursors
 	streams  streamSlots // the open event streams
 	floor    floorShared // the last floor snapshot
+	ring     eventRing   // the newest events, encoded once for every stream
 }
 
 // New builds the API's routes.
@@ -55,7 +57,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders)
+	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders, wellFormedQuery)
 
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
@@ -134,6 +136,18 @@ func (s *Server) refuseWrites(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down; retry against another instance")
 		case !s.ready.Load():
 			return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading")
+		}
+		return next(c)
+	}
+}
+
+// wellFormedQuery refuses a query string that does not parse (a bad %
+// escape, a semicolon): Go's parser drops such a pair silently, and a
+// filter dropped silently would list everything.
+func wellFormedQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+			return invalid(FieldError{Field: "query", Message: "malformed query string: " + err.Error()})
 		}
 		return next(c)
 	}

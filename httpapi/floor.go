@@ -4,9 +4,6 @@ import (
 	"cmp"
 	"embed"
 	"io/fs"
-	"mime"
-	"net/http"
-	"path"
 	"slices"
 	"sync"
 	"time"
@@ -35,20 +32,8 @@ var floorUI = func() fs.FS {
 // serveFloor serves the floor page's files: / is its index. As with the
 // Swagger UI, names are looked up only in the embedded tree.
 func serveFloor(c echo.Context) error {
-	name := c.Param("*")
-	if name == "" {
-		name = "index.html"
-	}
-	data, err := fs.ReadFile(floorUI, name)
-	if err != nil {
-		return problem(http.StatusNotFound, "not-found", "no such page; the API is under /api, its documentation at /swagger/")
-	}
-	ct := mime.TypeByExtension(path.Ext(name))
-	if ct == "" {
-		ct = http.DetectContentType(data)
-	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
-	return c.Blob(http.StatusOK, ct, data)
+	return serveEmbedded(c, floorUI, "no such page; the API is under /api, its documentation at /swagger/")
 }
 
 // floorHeadMax is how many of a SKU's pallets, in FEFO order, a floor

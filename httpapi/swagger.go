@@ -32,13 +32,19 @@ var swaggerUI = func() fs.FS {
 // which fs.ValidPath keeps them inside ("..", "%2f" and the like name
 // nothing there) and which has no links, so nothing else is reachable.
 func serveSwagger(c echo.Context) error {
+	return serveEmbedded(c, swaggerUI, "the Swagger UI has no such file")
+}
+
+// serveEmbedded serves the file the route's * names from an embedded tree
+// (its index.html for an empty name), or a problem+json 404 saying missing.
+func serveEmbedded(c echo.Context, tree fs.FS, missing string) error {
 	name := c.Param("*")
 	if name == "" {
 		name = "index.html"
 	}
-	data, err := fs.ReadFile(swaggerUI, name)
+	data, err := fs.ReadFile(tree, name)
 	if err != nil {
-		return problem(http.StatusNotFound, "not-found", "the Swagger UI has no such file")
+		return problem(http.StatusNotFound, "not-found", missing)
 	}
 	ct := mime.TypeByExtension(path.Ext(name))
 	if ct == "" {

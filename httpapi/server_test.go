@@ -310,3 +310,22 @@ func allOrders(t testing.TB, e *actors.Engine) []inventory.Order {
 		q.After = next
 	}
 }
+
+// GET /healthz: its body and headers, counted in the HTTP metrics like
+// every route; other methods and a malformed query are refused.
+func TestHealthz(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(http.MethodGet, "/healthz", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.JSONEq(t, `{"status":"ok"}`, r.Body.String())
+	assert.Equal(t, "application/json", r.Header().Get("Content-Type"))
+	assert.Equal(t, "nosniff", r.Header().Get("X-Content-Type-Options"))
+	assert.Equal(t, "no-store", r.Header().Get("Cache-Control"))
+	f.do(http.MethodGet, "/healthz", "")
+	metrics := f.do(http.MethodGet, "/metrics", "").Body.String()
+	assert.Contains(t, metrics, `baconator_http_requests_total{code="200",method="GET",route="/healthz"} 2`)
+	assert.Contains(t, metrics, `baconator_http_request_duration_seconds_count{method="GET",route="/healthz"} 2`)
+
+	assert.Equal(t, http.StatusMethodNotAllowed, f.do(http.MethodPost, "/healthz", "").Code)
+	assert.Equal(t, []string{"query"}, f.do(http.MethodGet, "/healthz?x=%zz", "").problemFields(http.StatusBadRequest))
+}

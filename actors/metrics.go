@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/baconator/baconator/inventory"
 )
@@ -63,3 +64,7 @@ func (e *Engine) Stats() Stats {
 		IntakeDepth: e.queued.Load(), InFlight: int64(len(e.inFlight)),
 	}
 }
+
+// ChaosInterval is how often the chaos actor strikes (0: off), for the
+// metrics: a load report says what chaos it ran against.
+func (e *Engine) ChaosInterval() time.Duration { return e.cfg.Chaos.Interval }

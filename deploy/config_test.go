@@ -69,7 +69,9 @@ func TestDockerfile(t *testing.T) {
 	assert.Contains(t, df, "FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build")
 
 	assert.Contains(t, df, "CGO_ENABLED=0")
-	assert.Equal(t, 2, strings.Count(df, `go build -trimpath -ldflags "-s -w"`), "both binaries static, trimmed and stripped")
+	assert.Equal(t, 2, strings.Count(df, `go build -trimpath`), "both binaries trimmed")
+	assert.Equal(t, 2, strings.Count(df, `-ldflags "-s -w`), "both binaries stripped")
+	assert.Contains(t, df, "httpapi.version=${VERSION} -X github.com/baconator/baconator/httpapi.revision=${REVISION}", "the build's name reaches baconator_build_info")
 	user := directive(t, df, `^USER (\S+)\s*$`)
 	assert.Regexp(t, `^[1-9][0-9]*:[1-9][0-9]*$`, user, "a numeric, non-root USER (Kubernetes' runAsNonRoot checks numbers)")
 

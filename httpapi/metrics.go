@@ -70,27 +70,47 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// version and revision, when set at link time (-ldflags "-X
+// github.com/baconator/baconator/httpapi.version=v1.2.0 -X
+// github.com/baconator/baconator/httpapi.revision=abc123"), name the build
+// where Go cannot read them from the module or VCS: a container build has
+// no .git.
+var version, revision string
+
 // buildInfo is baconator_build_info: 1, labelled with the module's version,
 // the VCS revision it was built from (if known) and the Go version.
 func buildInfo() prometheus.Collector {
-	version, revision, goVersion := "(devel)", "unknown", runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		for _, kv := range bi.Settings {
-			if kv.Key == "vcs.revision" {
-				revision = kv.Value
-			}
-		}
-	}
+	v, rev := buildOf(debug.ReadBuildInfo())
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "baconator_build_info",
 		Help:        "The running build: always 1, labelled with version, revision and Go version.",
-		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+		ConstLabels: prometheus.Labels{"version": v, "revision": rev, "goversion": runtime.Version()},
 	})
 	g.Set(1)
 	return g
+}
+
+// buildOf names the build: what the linker was told, else what Go
+// recorded of the module and its VCS, else "(devel)" and "unknown".
+func buildOf(bi *debug.BuildInfo, ok bool) (v, rev string) {
+	v, rev = "(devel)", "unknown"
+	if ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" {
+				rev = kv.Value
+			}
+		}
+	}
+	if version != "" {
+		v = version
+	}
+	if revision != "" {
+		rev = revision
+	}
+	return v, rev
 }
 
 // instrument counts and times every request by its route's pattern (never
@@ -143,10 +163,11 @@ var (
 	descJFailed   = prometheus.NewDesc("baconator_journal_failed", "1 once a journal write failed: writes are refused until a restart.", nil, nil)
 	descExpiring  = prometheus.NewDesc("baconator_expiring_lbs", "Pounds on the floor by SKU and days to expiry (the bucket's lower end; buckets 0, 3, 7, 14, 30 days), held weight included.", []string{"sku", "from_days"}, nil)
 	descExpired   = prometheus.NewDesc("baconator_expired_lbs", "Pounds on the floor already past their expiration, not yet written off.", nil, nil)
+	descChaos     = prometheus.NewDesc("baconator_chaos_interval_seconds", "How often the chaos actor strikes the oldest pallets; 0 when chaos is off.", nil, nil)
 )
 
 func (engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures, descCommits, descSyncs, descJFailed, descExpiring, descExpired} {
+	for _, d := range []*prometheus.Desc{descOrders, descConflicts, descRetries, descStrikes, descIntake, descInFlight, descFailures, descCommits, descSyncs, descJFailed, descExpiring, descExpired, descChaos} {
 		ch <- d
 	}
 }
@@ -179,4 +200,5 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descExpiring, prometheus.GaugeValue, b.Weight.Pounds(), b.SKU, strconv.Itoa(b.From))
 	}
 	ch <- prometheus.MustNewConstMetric(descExpired, prometheus.GaugeValue, expired.Pounds())
+	ch <- prometheus.MustNewConstMetric(descChaos, prometheus.GaugeValue, c.e.ChaosInterval().Seconds())
 }

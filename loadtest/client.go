@@ -268,6 +268,16 @@ func buildOf(m metricFamilies) BuildInfo {
 // metricFamilies is a scrape of the server's /metrics.
 type metricFamilies map[string]*dto.MetricFamily
 
+// chaosIntervalOf is the server's chaos setting in seconds, or nil when it
+// does not say.
+func chaosIntervalOf(m metricFamilies) *float64 {
+	if _, ok := m["baconator_chaos_interval_seconds"]; !ok {
+		return nil
+	}
+	v := m.value("baconator_chaos_interval_seconds")
+	return &v
+}
+
 // value is the first sample of a counter or gauge, or 0 if the server
 // does not export it (process metrics exist only where procfs does).
 func (m metricFamilies) value(name string) float64 {

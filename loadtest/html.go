@@ -213,14 +213,21 @@ func (r *Report) serverCard() card {
 	return card{Title: "Server", Rows: append(rows, row{Name: "/metrics", Value: metrics, Class: class})}
 }
 
-// chaosLine is what the load generator knows of chaos: the server exports
-// how often it struck, not the interval it was set to.
+// chaosLine is the server's chaos setting, when it exports it, and how
+// often chaos struck during the run.
 func (r *Report) chaosLine() string {
-	if r.ChaosStrikes <= 0 {
-		return "no strike during the run (off, or slower than the run)"
+	setting := "its interval is not exported"
+	if r.ChaosInterval != nil {
+		if *r.ChaosInterval == 0 {
+			return "off"
+		}
+		setting = "set to every " + threeFigures(time.Duration(*r.ChaosInterval*float64(time.Second))).String()
 	}
-	return fmt.Sprintf("%s strikes during the run, about one every %s (its interval is not exported)",
-		thousands(r.ChaosStrikes, 0), threeFigures(time.Duration(r.WallSeconds/r.ChaosStrikes*float64(time.Second))))
+	if r.ChaosStrikes <= 0 {
+		return "no strike during the run (" + setting + ")"
+	}
+	return fmt.Sprintf("%s strikes during the run, about one every %s (%s)",
+		thousands(r.ChaosStrikes, 0), threeFigures(time.Duration(r.WallSeconds/r.ChaosStrikes*float64(time.Second))), setting)
 }
 
 // threeFigures rounds d to three significant figures: 2.4ms, 1.07s.

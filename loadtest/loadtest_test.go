@@ -176,6 +176,8 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			}
 			assert.Contains(t, m["completionLatencyMs"], "p999")
 			assert.Equal(t, runtime.Version(), r.ServerBuild.GoVersion, "the server's build, from its /metrics")
+			require.NotNil(t, r.ChaosInterval, "the server's chaos setting, from its /metrics")
+			assert.Equal(t, tc.chaos.Seconds(), *r.ChaosInterval)
 			assert.WithinDuration(t, time.Now(), r.Started, time.Minute)
 			assert.Contains(t, text.String(), "started "+r.Started.Format(time.RFC3339)+"; server version ")
 			var accepts int

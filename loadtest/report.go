@@ -63,6 +63,10 @@ type Report struct {
 	Conflicts           float64          `json:"conflicts"` // the server's, during the run
 	Retries             float64          `json:"retries"`
 	ChaosStrikes        float64          `json:"chaosStrikes"`
+	// ChaosInterval is the server's chaos setting in seconds (0: off), from
+	// baconator_chaos_interval_seconds; nil for a server that does not
+	// export it.
+	ChaosInterval *float64 `json:"chaosIntervalSeconds,omitempty"`
 	Errors              []string         `json:"errors,omitempty"`
 	Audit               AuditResult      `json:"audit"`
 	Timeline            []Second         `json:"timeline"`

@@ -206,7 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	before, build := countersOf(m), buildOf(m)
+	before, build, chaos := countersOf(m), buildOf(m), chaosIntervalOf(m)
 	stock, err := c.stock(ctx, cfg.SKU)
 	if err != nil {
 		return nil, err
@@ -259,6 +259,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := buildReport(cfg, st, sendEnd, end, before, after, Audit(snap))
 	r.Server = server
 	r.ServerBuild = build
+	r.ChaosInterval = chaos
 	r.StockBefore = stock
 	return r, nil
 }

@@ -66,10 +66,10 @@ type Report struct {
 	// ChaosInterval is the server's chaos setting in seconds (0: off), from
 	// baconator_chaos_interval_seconds; nil for a server that does not
 	// export it.
-	ChaosInterval *float64 `json:"chaosIntervalSeconds,omitempty"`
-	Errors              []string         `json:"errors,omitempty"`
-	Audit               AuditResult      `json:"audit"`
-	Timeline            []Second         `json:"timeline"`
+	ChaosInterval *float64    `json:"chaosIntervalSeconds,omitempty"`
+	Errors        []string    `json:"errors,omitempty"`
+	Audit         AuditResult `json:"audit"`
+	Timeline      []Second    `json:"timeline"`
 	// Server is the server's memory and CPU, read from its /metrics every
 	// second of the run (more coarsely past serverSamplesMax samples) and
 	// once at its end.

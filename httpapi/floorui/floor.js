@@ -17,7 +17,8 @@ const fmt0 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
 function show(key, value, digits) {
   for (const el of document.querySelectorAll(`[data-k="${key}"]`)) {
-    el.textContent = value == null ? "–" : (digits === 0 ? fmt0 : fmt).format(value);
+    // a decimal only where it says something: 0.4 strikes/s, not 26,486.9 orders/s
+    el.textContent = value == null ? "–" : (digits === 0 || Math.abs(value) >= 100 ? fmt0 : fmt).format(value);
   }
 }
 

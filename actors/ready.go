@@ -96,7 +96,7 @@ func (a *coordinatorActor) journal(rd *alloc.Ready, retired int64) (int64, error
 	b := &a.batch
 	b.Reset()
 	for _, l := range rd.Ledger {
-		b.AppendLedger(l.PalletID, l.Index, l.Entry)
+		b.AppendLedgerLeaving(l.PalletID, l.Index, l.Entry, l.Status)
 	}
 	for _, u := range rd.Orders {
 		if u.Journal {

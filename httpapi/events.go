@@ -130,8 +130,9 @@ func (s *Server) streamEvents(c echo.Context) error {
 		return problem(http.StatusServiceUnavailable, "too-many-streams", fmt.Sprintf("%d event streams are open, the most this server serves; retry later", eventStreamsMax))
 	}
 	defer s.streams.release()
+	head, _ := s.eng.EventsHead()
 	if !resume {
-		after, _ = s.eng.EventsHead()
+		after = head
 	}
 	st := newEventStream(c.Response(), s.drained)
 	defer st.close()
@@ -141,6 +142,15 @@ func (s *Server) streamEvents(c echo.Context) error {
 	h.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	c.Response().WriteHeader(http.StatusOK)
 	fmt.Fprintf(st.w, "retry: %d\n\n", eventsRetryMillis)
+	if after > head { // an id this journal never issued: say so now, not once the log has caught up with it
+		oldest, err := s.oldestEvent(head)
+		if err != nil {
+			s.log.Warn("event stream ended: reading the journal's events failed", "err", err)
+			return nil
+		}
+		st.gap(oldest)
+		after = oldest - 1
+	}
 	err = s.serveEvents(c.Request().Context(), st, f, after)
 	switch {
 	case errors.Is(err, errStreamEnded):
@@ -150,6 +160,21 @@ func (s *Server) streamEvents(c echo.Context) error {
 		s.log.Warn("event stream ended: reading the journal's events failed", "err", err)
 	}
 	return nil
+}
+
+// oldestEvent is the oldest id the log holds, or the next it will issue
+// when it holds none.
+func (s *Server) oldestEvent(head uint64) (uint64, error) {
+	evs, gap, err := s.eng.Events(0, 1)
+	switch {
+	case err != nil:
+		return 0, err
+	case gap != 0:
+		return gap, nil
+	case len(evs) > 0:
+		return evs[0].ID, nil
+	}
+	return head + 1, nil
 }
 
 // serveEvents sends what is committed after after, then waits for more,

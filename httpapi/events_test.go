@@ -281,3 +281,20 @@ func TestADrainEndsStreamsThatDoNotRead(t *testing.T) {
 	require.Eventually(t, func() bool { return f.api.streams.open() == 0 }, 5*time.Second, time.Millisecond,
 		"the stream outlived the drain")
 }
+
+// An id this journal never issued (a data directory replaced under a
+// client) is a gap at once, even before the log has grown past it.
+func TestAResumeFromAnIdNeverIssuedIsAGapAtOnce(t *testing.T) {
+	f := newFixture(t) // three receipts: ids 1..3
+	srv := serve(t, f)
+	s := openStream(t, srv, "/api/events", "Last-Event-ID", "5")
+	gap := s.next()
+	require.Equal(t, "gap", gap.event)
+	assert.EqualValues(t, 1, gap.data["oldestId"])
+	for i := range 3 {
+		assert.Equal(t, uint64(i+1), s.next().id)
+	}
+	f.placeAndWait("A", 1)
+	ev := s.next()
+	assert.Equal(t, uint64(4), ev.id, "the client missed nothing from the journal it is now reading")
+}

@@ -64,9 +64,16 @@ func (b *Batch) PutPallet(spec inventory.PalletSpec) {
 // AppendLedger stores one ledger entry of a pallet; index orders entries
 // that share a version (one confirm allocating to several orders).
 func (b *Batch) AppendLedger(palletID string, index int, e inventory.LedgerEntry) {
+	b.AppendLedgerLeaving(palletID, index, e, e.Status)
+}
+
+// AppendLedgerLeaving is AppendLedger with the pallet's status after the
+// line, for its event; empty means the status the batch's checkpoint of
+// the pallet holds.
+func (b *Batch) AppendLedgerLeaving(palletID string, index int, e inventory.LedgerEntry, status inventory.PalletStatus) {
 	v := encodeEntry(e)
 	b.put(ledgerKey(palletID, e.Version, index), v)
-	b.events = append(b.events, pendingEvent{kind: recordPallet, value: v, palletID: palletID, lbs: e.Lbs, status: e.Status})
+	b.events = append(b.events, pendingEvent{kind: recordPallet, value: v, palletID: palletID, lbs: e.Lbs, status: status})
 }
 
 // Checkpoint stores a live pallet's state.

@@ -184,7 +184,8 @@ func (l *eventLog) addGroup(pb *pebble.Batch, group []*request) (uint64, error) 
 		oldest = first
 	}
 	if held := newest - oldest + 1; held > l.kept+l.kept/8 {
-		cut := newest - l.kept + 1
+		// Never the group being written: one group may hold more than kept.
+		cut := min(newest-l.kept+1, first)
 		if err := pb.DeleteRange(eventsKey(0), eventsKey(cut), nil); err != nil {
 			return last, err
 		}

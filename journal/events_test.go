@@ -172,3 +172,41 @@ func TestConcurrentCommitsNumberEveryEventOnce(t *testing.T) {
 		last[w] = id
 	}
 }
+
+// One group may hold more events than the log keeps: the prune never
+// takes the group being written.
+func TestAGroupLargerThanTheLogIsKept(t *testing.T) {
+	j, err := journal.Open("data", journal.Options{FS: vfs.NewMem(), EventsKept: 2})
+	require.NoError(t, err)
+	defer j.Close()
+	var b journal.Batch
+	for _, id := range []string{"A", "B", "C"} {
+		b.PutOrder(order(id), "")
+	}
+	require.NoError(t, j.Commit(&b))
+	evs, gap := allEvents(t, j, 0)
+	assert.Zero(t, gap)
+	require.Len(t, evs, 3)
+	assert.Equal(t, uint64(3), evs[2].ID)
+}
+
+// A step may strike a pallet and then hold it, in one batch: each line's
+// event says the status that line left, not the batch's last.
+func TestEachPalletEventCarriesTheStatusItsLineLeft(t *testing.T) {
+	j := open(t, vfs.NewMem(), "data")
+	defer j.Close()
+	spec := pallet("P1")
+	var b journal.Batch
+	b.PutPallet(spec)
+	require.NoError(t, j.Commit(&b))
+	var b2 journal.Batch
+	b2.AppendLedgerLeaving("P1", 0, inventory.LedgerEntry{Kind: inventory.LedgerAdjusted, Lbs: -inventory.Lbs(3), Reason: "chaos", Version: 2}, inventory.StatusAvailable)
+	b2.AppendLedgerLeaving("P1", 0, inventory.LedgerEntry{Kind: inventory.LedgerHeld, Version: 3, Status: inventory.StatusOnHold}, inventory.StatusOnHold)
+	b2.Checkpoint(journal.Checkpoint{Spec: spec, OnHand: inventory.Lbs(97), Version: 3, Status: string(inventory.StatusOnHold)})
+	require.NoError(t, j.Commit(&b2))
+	evs, _ := allEvents(t, j, 1)
+	require.Len(t, evs, 2)
+	assert.Equal(t, inventory.StatusAvailable, evs[0].Pallet.Status)
+	assert.Equal(t, inventory.Lbs(97), evs[0].Pallet.OnHand)
+	assert.Equal(t, inventory.StatusOnHold, evs[1].Pallet.Status)
+}

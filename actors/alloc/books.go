@@ -78,7 +78,7 @@ func (b *books) write(rd *Ready, id string, e inventory.LedgerEntry) inventory.C
 	if bk.state.OnHand < 0 {
 		panic(fmt.Sprintf("pallet %s: durable weight %s lbs at v%d", id, bk.state.OnHand, e.Version))
 	}
-	rd.Ledger = append(rd.Ledger, LedgerLine{PalletID: id, Index: bk.atVersion - 1, Entry: e})
+	rd.Ledger = append(rd.Ledger, LedgerLine{PalletID: id, Index: bk.atVersion - 1, Entry: e, Status: bk.state.StatusOr()})
 	if bk.state.OnHand == 0 {
 		b.empty[id] = true
 	} else {

@@ -86,6 +86,10 @@ type LedgerLine struct {
 	PalletID string
 	Index    int
 	Entry    inventory.LedgerEntry
+	// Status is the pallet's status after the line: one step may change a
+	// pallet more than once (a strike, then a hold), and each line's event
+	// says what that line left.
+	Status inventory.PalletStatus
 }
 
 // OrderUpdate is an order's new snapshot. Journal: it is a snapshot the

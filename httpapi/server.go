@@ -146,7 +146,9 @@ func (s *Server) refuseWrites(next echo.HandlerFunc) echo.HandlerFunc {
 // filter dropped silently would list everything.
 func wellFormedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+		if raw := c.Request().URL.RawQuery; raw == "" {
+			return next(c) // most requests: nothing to parse
+		} else if _, err := url.ParseQuery(raw); err != nil {
 			return invalid(FieldError{Field: "query", Message: "malformed query string: " + err.Error()})
 		}
 		return next(c)

@@ -378,19 +378,17 @@ func newOrderEventView(o inventory.Order) orderEventView {
 		Status: v.Status, Reason: v.Reason, Allocations: v.Allocations, At: timeJSON(at)}
 }
 
+// palletEventView is a ledger line as the ledger shows it, with the
+// pallet it belongs to and the pallet's weight and status after it.
 type palletEventView struct {
-	PalletID  string   `json:"palletId"`
-	SKU       string   `json:"sku"`
-	Lot       string   `json:"lot"`
-	Kind      string   `json:"kind"`
-	Lbs       lbsJSON  `json:"lbs"`
-	WeightLbs lbsJSON  `json:"weightLbs"`
-	Version   int64    `json:"version"`
-	Status    string   `json:"status"`
-	OrderID   string   `json:"orderId,omitempty"`
-	Reason    string   `json:"reason,omitempty"`
-	Note      string   `json:"note,omitempty"`
-	At        timeJSON `json:"at"`
+	PalletID  string  `json:"palletId"`
+	SKU       string  `json:"sku"`
+	Lot       string  `json:"lot"`
+	WeightLbs lbsJSON `json:"weightLbs"`
+	// Status is always there (the ledger line's own is only on a status
+	// change): it shadows the line's.
+	Status string `json:"status"`
+	ledgerEntryView
 }
 
 func newPalletEventView(p journal.PalletEvent) palletEventView {
@@ -398,10 +396,8 @@ func newPalletEventView(p journal.PalletEvent) palletEventView {
 	if status == "" {
 		status = inventory.StatusAvailable
 	}
-	e := p.Entry
-	return palletEventView{PalletID: p.PalletID, SKU: p.SKU, Lot: p.Lot, Kind: string(e.Kind), Lbs: lbsJSON(e.Lbs),
-		WeightLbs: lbsJSON(p.OnHand), Version: e.Version, Status: string(status),
-		OrderID: e.OrderID, Reason: e.Reason, Note: e.Note, At: timeJSON(e.At)}
+	return palletEventView{PalletID: p.PalletID, SKU: p.SKU, Lot: p.Lot, WeightLbs: lbsJSON(p.OnHand),
+		Status: string(status), ledgerEntryView: newLedgerEntryView(p.Entry)}
 }
 
 // streamSlots counts the open event streams against eventStreamsMax.

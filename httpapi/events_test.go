@@ -136,6 +136,7 @@ func TestTheEventStreamResumesWithNothingLostOrRepeated(t *testing.T) {
 	assert.Equal(t, "P-1", allocated.data["palletId"]) // FEFO: soonest expiry
 	assert.EqualValues(t, -300, allocated.data["lbs"])
 	assert.EqualValues(t, 700, allocated.data["weightLbs"])
+	assert.Equal(t, "available", allocated.data["status"], "every pallet event says the pallet's status, not only a status change")
 	assert.Equal(t, "A", allocated.data["orderId"])
 	lastSeen := first[0].id // the client saw only A's acceptance before it dropped
 	s.cancel()

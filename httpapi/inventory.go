@@ -134,7 +134,7 @@ func (s *Server) getLedger(c echo.Context) error {
 	}
 	v := ledgerView{PalletID: id, Entries: make([]ledgerEntryView, len(entries))}
 	for i, e := range entries {
-		v.Entries[i] = ledgerEntryView{At: timeJSON(e.At), Kind: string(e.Kind), Lbs: lbsJSON(e.Lbs), OrderID: e.OrderID, Reason: e.Reason, Version: e.Version, Status: string(e.Status), Note: e.Note}
+		v.Entries[i] = newLedgerEntryView(e)
 	}
 	if next != nil {
 		v.NextCursor = s.cursors.ledger(next)

@@ -89,6 +89,11 @@ type ledgerEntryView struct {
 	Note    string   `json:"note,omitempty"`
 }
 
+func newLedgerEntryView(e inventory.LedgerEntry) ledgerEntryView {
+	return ledgerEntryView{At: timeJSON(e.At), Kind: string(e.Kind), Lbs: lbsJSON(e.Lbs), OrderID: e.OrderID,
+		Reason: e.Reason, Version: e.Version, Status: string(e.Status), Note: e.Note}
+}
+
 type ledgerView struct {
 	PalletID   string            `json:"palletId"`
 	Entries    []ledgerEntryView `json:"entries"`

@@ -19,6 +19,7 @@ type Batch struct {
 	// sealEvents encodes from them when the batch is committed.
 	events      []pendingEvent
 	checkpoints map[string]Checkpoint
+	later       map[string]inventory.CentiLbs // palletWeights' scratch
 	records     []byte
 	eventCount  int
 }

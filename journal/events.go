@@ -59,6 +59,7 @@ type pendingEvent struct {
 	palletID string
 	lbs      inventory.CentiLbs
 	status   inventory.PalletStatus
+	onHand   inventory.CentiLbs // after the line (set by palletWeights)
 }
 
 // sealEvents encodes the batch's events as group records, once, in the
@@ -69,21 +70,9 @@ type pendingEvent struct {
 func (b *Batch) sealEvents() {
 	b.records = b.records[:0]
 	b.eventCount = len(b.events)
-	if len(b.events) == 0 {
-		return
-	}
-	after := make(map[string]inventory.CentiLbs) // what later lines of a pallet did
-	onHand := make([]inventory.CentiLbs, len(b.events))
-	for i := len(b.events) - 1; i >= 0; i-- {
+	b.palletWeights()
+	for i := range b.events {
 		ev := &b.events[i]
-		if ev.kind != recordPallet {
-			continue
-		}
-		cp := b.checkpoints[ev.palletID]
-		onHand[i] = cp.OnHand - after[ev.palletID]
-		after[ev.palletID] += ev.lbs
-	}
-	for i, ev := range b.events {
 		b.records = append(b.records, ev.kind)
 		if ev.kind == recordPallet {
 			cp := b.checkpoints[ev.palletID]
@@ -95,13 +84,31 @@ func (b *Batch) sealEvents() {
 			e.str(ev.palletID)
 			e.str(cp.Spec.SKU)
 			e.str(cp.Spec.Lot)
-			e.int(int64(onHand[i]))
+			e.int(int64(ev.onHand))
 			e.str(string(status))
 			b.records = e.b
 		}
 		b.records = binary.AppendUvarint(b.records, uint64(len(ev.value)))
 		b.records = append(b.records, ev.value...)
 	}
+}
+
+// palletWeights sets each pallet event's weight after its line: the
+// checkpoint's less what the batch's later lines of that pallet did. An
+// intake batch (one order, no pallet) allocates nothing here.
+func (b *Batch) palletWeights() {
+	for i := len(b.events) - 1; i >= 0; i-- {
+		ev := &b.events[i]
+		if ev.kind != recordPallet {
+			continue
+		}
+		if b.later == nil {
+			b.later = make(map[string]inventory.CentiLbs)
+		}
+		ev.onHand = b.checkpoints[ev.palletID].OnHand - b.later[ev.palletID]
+		b.later[ev.palletID] += ev.lbs
+	}
+	clear(b.later)
 }
 
 func eventsKey(first uint64) []byte {

@@ -74,12 +74,12 @@ func hammer(b *testing.B, method, url, body string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	var next sync.WaitGroup
+	var clients sync.WaitGroup
 	work := make(chan struct{}, conns)
 	var failed sync.Once
 	b.ResetTimer()
 	for range conns {
-		next.Go(func() {
+		clients.Go(func() {
 			for range work {
 				var r io.Reader
 				if body != "" {
@@ -107,6 +107,6 @@ func hammer(b *testing.B, method, url, body string) {
 		work <- struct{}{}
 	}
 	close(work)
-	next.Wait()
+	clients.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

@@ -45,7 +45,9 @@ func TestSettingsAreServerFlags(t *testing.T) {
 			assert.Contains(t, flags, flag, "%s sets %s: the server has no -%s", file, name, flag)
 		}
 	}
-	for _, m := range regexp.MustCompile(`(?m)^ExecStart=\S+((?:\s+-[a-z-]+\s+\S+)*)\s*$`).FindAllStringSubmatch(read(t, "baconator.service"), -1) {
+	execStarts := regexp.MustCompile(`(?m)^ExecStart=\S+((?:\s+-[a-z-]+\s+\S+)*)\s*$`).FindAllStringSubmatch(read(t, "baconator.service"), -1)
+	require.NotEmpty(t, execStarts, "baconator.service: an ExecStart of -flag value pairs this test can read")
+	for _, m := range execStarts {
 		for _, f := range regexp.MustCompile(`-([a-z-]+)\s`).FindAllStringSubmatch(m[1]+" ", -1) {
 			assert.Contains(t, flags, f[1], "baconator.service ExecStart: the server has no -%s", f[1])
 		}

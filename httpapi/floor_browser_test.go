@@ -3,8 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,8 +17,7 @@ import (
 
 // The floor page in a real (headless) browser: it loads without an error,
 // its numbers move while orders flow, its heat strip shows the FEFO head,
-// and a pallet event reaches its feed. A screenshot goes to the test's
-// directory, or to $BACONATOR_SCREENSHOTS if set.
+// and a pallet event reaches its feed. Its screenshot: browser.Page.Keep.
 func TestTheFloorPageShowsTheFloorLive(t *testing.T) {
 	f := newFixture(t, func(c *actors.Config, _ *Config) { c.Chaos.Interval = 50 * time.Millisecond })
 	srv := serve(t, f)
@@ -59,10 +56,6 @@ func TestTheFloorPageShowsTheFloorLive(t *testing.T) {
 	assert.Greater(t, lbs["onHoldLbs"], 500.0)
 	assert.InDelta(t, lbs["onHandLbs"], lbs["availableLbs"]+lbs["reservedLbs"]+lbs["onHoldLbs"]+lbs["expiredLbs"], 2)
 
-	dir := t.TempDir()
-	if d := os.Getenv("BACONATOR_SCREENSHOTS"); d != "" {
-		dir = d
-	}
-	p.Screenshot(filepath.Join(dir, "floor.png"))
+	p.Keep("floor.png")
 	assert.Empty(t, p.Errors(), "the page logged errors")
 }

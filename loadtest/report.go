@@ -123,7 +123,7 @@ func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after se
 	r.AcceptPerSec = perSec(r.Accepted, sendEnd.Sub(st.start))
 	r.CompletedPerSec = perSec(r.Allocated+r.Rejected+r.Cancelled, end.Sub(st.start))
 	r.Timeline = timeline(st.seconds)
-	var span float64 // first send to last
+	var span float64 // the start (the first send is due then) to the last send
 	if last := st.lastSend.Load(); last > 0 {
 		span = time.Unix(0, last).Sub(st.start).Seconds()
 	}

@@ -58,8 +58,8 @@ const chartsJS = `[...document.querySelectorAll("figure.chart")].map((f) => {
 // Chromium the way an engineer would: the page runs without an error,
 // every chart is drawn with data in each of its series, and the summary
 // holds the rates, the stock, the server and each audit check. The
-// screenshot goes to the test's directory, and to BACONATOR_SCREENSHOTS
-// (a directory) when that is set, for a person to look at.
+// screenshot outlives the test only in BACONATOR_SCREENSHOTS (a
+// directory), when that is set, for a person to look at.
 func TestTheHTMLReportInABrowser(t *testing.T) {
 	p := browser.Open(t, 2*time.Minute) // first: without Chromium, skip before the load
 	cfg := DefaultConfig()
@@ -114,13 +114,5 @@ func TestTheHTMLReportInABrowser(t *testing.T) {
 	}
 	assert.Equal(t, want, rows, "each audit check on a row of its own")
 
-	shot := filepath.Join(dir, "load-report.jpg") // Page.Screenshot writes a JPEG
-	p.Screenshot(shot)
-	if to := os.Getenv("BACONATOR_SCREENSHOTS"); to != "" {
-		require.NoError(t, os.MkdirAll(to, 0o755))
-		b, err := os.ReadFile(shot)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(to, "load-report.jpg"), b, 0o644))
-		t.Logf("screenshot: %s", filepath.Join(to, "load-report.jpg"))
-	}
+	p.Keep("load-report.jpg")
 }

@@ -81,17 +81,20 @@ func (s *scraper) scrape(ctx context.Context) (r reading, ok bool) {
 	return r, true
 }
 
-// keep adds a tick's reading, thinning the series when it is full.
-func (s *scraper) keep(r reading) {
+// due counts a tick and says whether to read /metrics on it: every tick
+// until the series is full, then, thinned to every other reading, every
+// other tick, and so on — a long soak reads less often, not only keeps less.
+func (s *scraper) due() bool {
 	tick := s.ticks
 	s.ticks++
+	if tick%s.stride != 0 {
+		return false
+	}
 	if len(s.kept) >= serverSamplesMax {
 		s.kept = thin(s.kept)
 		s.stride *= 2
 	}
-	if tick%s.stride == 0 {
-		s.kept = append(s.kept, r)
-	}
+	return tick%s.stride == 0
 }
 
 // thin keeps every other reading, the first included.
@@ -130,8 +133,11 @@ func sampleServer(cfg Config) (stop func(start time.Time) []ServerSample) {
 	s := &scraper{c: newClient(cfg, 1), stride: 1}
 	ctx, cancel := context.WithCancel(context.Background())
 	tick := func(ctx context.Context) {
+		if !s.due() {
+			return
+		}
 		if r, ok := s.scrape(ctx); ok {
-			s.keep(r)
+			s.kept = append(s.kept, r)
 		}
 	}
 	tick(ctx)

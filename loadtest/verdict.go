@@ -20,7 +20,8 @@ const (
 )
 
 // judgeLoad sets the load verdict: the achieved rate — orders sent over
-// the span from the first send to the last (sent orders are 1/rate apart,
+// the span from the run's start, when the first is due, to the last send
+// (sent orders are 1/rate apart,
 // so n of them span n-1 intervals) — and whether, and why, the run was
 // saturated. A closed loop has no target: it is never saturated, it
 // measures what the server does.

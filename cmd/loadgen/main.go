@@ -85,10 +85,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: -html: %v\n", err)
 		return 1
 	}
+	return exitCode(report, *allowSaturated)
+}
+
+// exitCode is what a finished run exits with: 1 if its audit failed or an
+// order did not end, 3 if it saturated (unless allowed), else 0. The audit
+// comes first: a broken invariant is never hidden behind a load verdict.
+func exitCode(report *loadtest.Report, allowSaturated bool) int {
 	switch {
 	case !report.OK():
 		return 1
-	case report.Saturated && !*allowSaturated:
+	case report.Saturated && !allowSaturated:
 		return 3
 	}
 	return 0

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/baconator/baconator/loadtest"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -21,4 +23,22 @@ func TestExitCodes(t *testing.T) {
 	assert.Equal(t, 1, run(context.Background(), []string{"-url", "http://127.0.0.1:1"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "cannot reach the server")
 	assert.NotContains(t, errOut.String(), "goroutine", "no stack trace")
+}
+
+func TestAFinishedRunExitsWithItsVerdicts(t *testing.T) {
+	passed := loadtest.AuditResult{OK: true}
+	for _, c := range []struct {
+		name  string
+		r     loadtest.Report
+		allow bool
+		want  int
+	}{
+		{"kept up", loadtest.Report{Audit: passed}, false, 0},
+		{"saturated", loadtest.Report{Audit: passed, Saturated: true}, false, 3},
+		{"saturated, allowed", loadtest.Report{Audit: passed, Saturated: true}, true, 0},
+		{"audit failed and saturated", loadtest.Report{Saturated: true}, true, 1},
+		{"an order never ended", loadtest.Report{Audit: passed, Unfinished: 1}, false, 1},
+	} {
+		assert.Equal(t, c.want, exitCode(&c.r, c.allow), c.name)
+	}
 }

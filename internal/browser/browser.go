@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -165,6 +166,24 @@ func (p *Page) Screenshot(path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}
+}
+
+// Keep writes a screenshot named name (.png, else a JPEG) where a person
+// can look at it: into $BACONATOR_SCREENSHOTS (a directory, made if
+// missing) when set — CI sets it — else into the test's own directory,
+// which goes when the test ends. It returns the path.
+func (p *Page) Keep(name string) string {
+	p.t.Helper()
+	dir := os.Getenv("BACONATOR_SCREENSHOTS")
+	if dir == "" {
+		dir = p.t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(dir, name)
+	p.Screenshot(path)
+	p.t.Logf("screenshot: %s", path)
+	return path
 }
 
 // Context is the tab's context, for chromedp actions this type lacks.

@@ -198,7 +198,7 @@ func (r *Report) serverCard() card {
 	if warm, end, ok := r.MemoryDrift(); ok {
 		rows = append(rows,
 			row{ID: "peak-rss", Name: "peak RSS", Value: fmt.Sprintf("%.1f MiB", sum.PeakRSSBytes/mib)},
-			row{Name: "RSS warm → end", Value: fmt.Sprintf("%.1f MiB at %.0f s → %.1f MiB (%+.1f%%)", warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)},
+			row{Name: "memory", Value: rssDrift(warm, end)},
 			row{ID: "mean-cpu", Name: "CPU", Value: fmt.Sprintf("%.2f cores busy on average", sum.MeanCores)})
 	}
 	if sum.Samples-sum.Gaps > 0 {

@@ -91,8 +91,7 @@ func auditLine(r *Report) string {
 
 func (r *Report) memoryCaption() string {
 	if warm, end, ok := r.MemoryDrift(); ok {
-		return fmt.Sprintf("RSS %.1f MiB at %.0f s, %.1f MiB at the end (%+.1f%%); a soak should level off, not climb",
-			warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)
+		return rssDrift(warm, end) + "; a soak should level off, not climb"
 	}
 	return "read from the server's /metrics every second (no resident memory exported: no procfs?)"
 }
@@ -284,12 +283,12 @@ func latencyChart(x opts.XAxis, id string, tl []bucket, pick func(bucket) (p50, 
 // memoryChart plots the server's resident memory and Go heap.
 func memoryChart(x opts.XAxis, srv []ServerSample) *charts.Line {
 	var rss, heap []xy
-	for _, x := range srv {
-		if x.Gap != "" || x.RSSBytes == 0 && x.HeapBytes == 0 {
-			rss, heap = append(rss, noPoint(x.T)), append(heap, noPoint(x.T))
+	for _, s := range srv {
+		if s.Gap != "" || s.RSSBytes == 0 && s.HeapBytes == 0 {
+			rss, heap = append(rss, noPoint(s.T)), append(heap, noPoint(s.T))
 			continue
 		}
-		rss, heap = append(rss, point(x.T, x.RSSBytes/mib)), append(heap, point(x.T, x.HeapBytes/mib))
+		rss, heap = append(rss, point(s.T, s.RSSBytes/mib)), append(heap, point(s.T, s.HeapBytes/mib))
 	}
 	return lineChart(x, "serverMemory", []opts.YAxis{{Name: "MiB"}}, series{name: "resident (RSS)", data: rss}, series{name: "Go heap in use", data: heap})
 }
@@ -300,17 +299,17 @@ func memoryChart(x opts.XAxis, srv []ServerSample) *charts.Line {
 func cpuChart(x opts.XAxis, srv []ServerSample) *charts.Line {
 	var cores, goroutines, intake []xy
 	first := true
-	for _, x := range srv {
-		if x.Gap != "" {
-			cores, goroutines, intake = append(cores, noPoint(x.T)), append(goroutines, noPoint(x.T)), append(intake, noPoint(x.T))
+	for _, s := range srv {
+		if s.Gap != "" {
+			cores, goroutines, intake = append(cores, noPoint(s.T)), append(goroutines, noPoint(s.T)), append(intake, noPoint(s.T))
 			continue
 		}
 		if first {
-			cores, first = append(cores, noPoint(x.T)), false
+			cores, first = append(cores, noPoint(s.T)), false
 		} else {
-			cores = append(cores, point(x.T, x.CPUCores))
+			cores = append(cores, point(s.T, s.CPUCores))
 		}
-		goroutines, intake = append(goroutines, point(x.T, x.Goroutines)), append(intake, point(x.T, x.IntakeDepth))
+		goroutines, intake = append(goroutines, point(s.T, s.Goroutines)), append(intake, point(s.T, s.IntakeDepth))
 	}
 	return lineChart(x, "serverCPU", []opts.YAxis{{Name: "cores"}, {Name: "count", Position: "right"}},
 		series{name: "CPU (cores)", data: cores}, series{name: "goroutines", data: goroutines, yAxis: 1},

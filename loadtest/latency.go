@@ -26,10 +26,14 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) record(d time.Duration) {
-	us := max(int64(d/time.Microsecond), latencyMinUs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_ = r.h.RecordValue(min(us, latencyMaxUs))
+	_ = r.h.RecordValue(micros(d))
+}
+
+// micros is d in whole microseconds, within what the histograms hold.
+func micros(d time.Duration) int64 {
+	return min(max(int64(d/time.Microsecond), latencyMinUs), latencyMaxUs)
 }
 
 // Percentiles summarizes a latency distribution in milliseconds.

@@ -70,7 +70,7 @@ func newSecond() *second {
 // record adds a latency to h unless the second is sealed (h is nil).
 func record(h *hdrhistogram.Histogram, d time.Duration) {
 	if h != nil {
-		_ = h.RecordValue(min(max(int64(d/time.Microsecond), latencyMinUs), latencyMaxUs))
+		_ = h.RecordValue(micros(d))
 	}
 }
 

@@ -244,6 +244,12 @@ func (r *Report) MemoryDrift() (warm, end ServerSample, ok bool) {
 	return warm, s[len(s)-1], true
 }
 
+// rssDrift says how resident memory moved from the warm sample to the end.
+func rssDrift(warm, end ServerSample) string {
+	return fmt.Sprintf("RSS %.1f MiB at %.0fs, %.1f MiB at the end (%+.1f%%)",
+		warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes)
+}
+
 // writeServerText is the server's memory and CPU over the run: the drift a
 // soak looks for, the peak and the mean cores busy.
 func (r *Report) writeServerText(w io.Writer) {
@@ -255,9 +261,8 @@ func (r *Report) writeServerText(w io.Writer) {
 	if !ok {
 		return
 	}
-	fmt.Fprintf(w, "  server memory: RSS %.1f MiB at %.0fs, %.1f MiB at the end (%+.1f%%), peak %.1f MiB; heap in use %.1f → %.1f MiB\n",
-		warm.RSSBytes/mib, warm.T, end.RSSBytes/mib, 100*(end.RSSBytes-warm.RSSBytes)/warm.RSSBytes, sum.PeakRSSBytes/mib,
-		warm.HeapBytes/mib, end.HeapBytes/mib)
+	fmt.Fprintf(w, "  server memory: %s, peak %.1f MiB; heap in use %.1f → %.1f MiB\n",
+		rssDrift(warm, end), sum.PeakRSSBytes/mib, warm.HeapBytes/mib, end.HeapBytes/mib)
 	fmt.Fprintf(w, "  server CPU: %.2f cores busy on average; goroutines at most %.0f, intake queue at most %.0f\n",
 		sum.MeanCores, sum.MaxGoroutines, sum.MaxIntake)
 }

@@ -19,6 +19,11 @@ import (
 	"github.com/baconator/baconator/journal"
 )
 
+// deadLetterThrottle is how often protoactor may log dead letters; its
+// throttle waits this long in a goroutine after the first (tests in fake
+// time wait it out: see inBubble).
+const deadLetterThrottle = 50 * time.Millisecond
+
 // Errors of the engine's API, for callers to branch on.
 var (
 	ErrIntakeFull      = errors.New("intake full")
@@ -127,7 +132,7 @@ func New(cfg Config) (*Engine, error) {
 		}),
 		// The throttle only rate-limits dead-letter log lines (late replies
 		// at shutdown); a short window ends its helper goroutine quickly.
-		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
+		actor.WithDeadLetterThrottleInterval(deadLetterThrottle),
 	)
 	e.failStop = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
 		// Counted here, before the halt, and not when protoactor publishes

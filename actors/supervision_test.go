@@ -220,7 +220,7 @@ func TestMadeUpSKUsSpawnNothing(t *testing.T) {
 }
 
 func TestAFloodOfMadeUpSKUsMeetsTheIntakeLimit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		cfg := testConfig(1)
 		cfg.IntakeCapacity, cfg.OrdersInFlightMax, cfg.ProcessDelay = 3, 1, time.Second
 		e := startEngine(t, cfg)

@@ -26,7 +26,7 @@ func bubblePallet(id string, lbs int64, expiresIn time.Duration) inventory.Palle
 }
 
 func TestHoldOfVanishedCoordinatorExpires(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		e := startEngine(t, testConfig(1))
 		receive(t, e, bubblePallet("P1", 100, 5*day))
 
@@ -50,7 +50,7 @@ func TestHoldOfVanishedCoordinatorExpires(t *testing.T) {
 }
 
 func TestExpiredStockIsSkippedButCounted(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		e := startEngine(t, testConfig(1))
 		receive(t, e, bubblePallet("soon", 100, time.Hour), bubblePallet("later", 100, 5*day))
 		time.Sleep(2 * time.Hour)
@@ -67,7 +67,7 @@ func TestExpiredStockIsSkippedButCounted(t *testing.T) {
 }
 
 func TestFullIntakeRefusesAndQueuesNothing(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		cfg := testConfig(1)
 		cfg.IntakeCapacity, cfg.OrdersInFlightMax, cfg.ProcessDelay = 2, 1, time.Second
 		e := startEngine(t, cfg)
@@ -93,7 +93,7 @@ func TestFullIntakeRefusesAndQueuesNothing(t *testing.T) {
 }
 
 func TestCancelQueuedOrderNeverAllocates(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		rec := &recorder{}
 		cfg := testConfig(1)
 		cfg.ProcessDelay, cfg.Recorder = time.Second, rec
@@ -125,7 +125,7 @@ func TestCancelQueuedOrderNeverAllocates(t *testing.T) {
 }
 
 func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		var logs testkit.SyncBuffer
 		cfg := testConfig(7)
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -165,7 +165,7 @@ func TestChaosNeverDrivesAPalletBelowZero(t *testing.T) {
 }
 
 func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// Messages to the dead pallet are dead letters by design here, and
 		// protoactor's dead-letter log throttle keeps a goroutine for one
 		// window (50 ms). Registered first, this cleanup runs last and lets
@@ -185,7 +185,7 @@ func TestAPalletThatNeverAnswersCannotStallAnOrder(t *testing.T) {
 }
 
 func TestAReturnNobodyAnswersHaltsTheEngine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// Messages to the dead pallet are dead letters; see the silent-pallet test.
 		t.Cleanup(func() { time.Sleep(time.Second); synctest.Wait() })
 		e, err := New(testConfig(1))
@@ -205,5 +205,17 @@ func TestAReturnNobodyAnswersHaltsTheEngine(t *testing.T) {
 		err = e.Close(ctx)
 		assert.ErrorIs(t, err, ErrHalted, "Close reports the halt")
 		// Leaving the bubble with a goroutine still running would fail the test.
+	})
+}
+
+// inBubble runs f in a synctest bubble and, after f's cleanups (the
+// engine's close among them), waits out protoactor's dead-letter throttle:
+// a goroutine that waits one throttle interval after a dead letter, which
+// a bubble whose main goroutine has returned cannot wait for ("blocked
+// goroutines remain"). The wait is the bubble's fake time: instant.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	synctest.Test(t, func(t *testing.T) {
+		t.Cleanup(func() { time.Sleep(2 * deadLetterThrottle) }) // first registered: runs last
+		f(t)
 	})
 }

@@ -119,6 +119,9 @@ func eventsKey(first uint64) []byte {
 // the log may still hold, and who is waiting for the next.
 type eventLog struct {
 	kept uint64
+	// written is the newest id given to a group written, committed or
+	// not yet: the journal's one writer owns it (addGroup).
+	written uint64
 
 	mu      sync.Mutex
 	last    uint64        // the newest event committed
@@ -142,6 +145,7 @@ func loadEvents(db pebble.Reader, kept uint64) (*eventLog, error) {
 		return nil, err
 	}
 	l.last = first + count - 1
+	l.written = l.last
 	if it.First() {
 		l.oldest, _, _, err = parseGroup(it.Key(), it.Value())
 	}
@@ -169,8 +173,9 @@ func (l *eventLog) addGroup(pb *pebble.Batch, group []*request) (uint64, error) 
 		count += r.b.eventCount
 		size += len(r.b.records)
 	}
+	last := l.written
 	l.mu.Lock()
-	last, oldest := l.last, l.oldest
+	oldest := l.oldest
 	l.mu.Unlock()
 	if count == 0 {
 		return last, nil
@@ -201,6 +206,7 @@ func (l *eventLog) addGroup(pb *pebble.Batch, group []*request) (uint64, error) 
 	l.mu.Lock()
 	l.oldest = oldest
 	l.mu.Unlock()
+	l.written = newest
 	return newest, nil
 }
 

@@ -74,9 +74,10 @@ type Journal struct {
 	queue  chan *request
 	done   chan struct{} // closed when the writer has stopped
 
-	secret []byte // see Secret
-	wo     *pebble.WriteOptions
-	failed atomic.Pointer[error]
+	secret   []byte // see Secret
+	wo       *pebble.WriteOptions
+	volatile bool // no log: commits are not synced (Options.Volatile)
+	failed   atomic.Pointer[error]
 	// good is a snapshot of the database as the last successful write left
 	// it. A write that fails may still have reached Pebble's memtable, so
 	// once the journal has failed, reads are served from good: nothing is
@@ -185,7 +186,7 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: events: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, events: events}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, volatile: o.Volatile, events: events}
 	go j.write()
 	return j, nil
 }
@@ -341,13 +342,33 @@ func (j *Journal) Err() error {
 // Stats counts commits and the groups (writes and syncs) they shared.
 func (j *Journal) Stats() (commits, groups int64) { return j.commits.Load(), j.groups.Load() }
 
-// write is the one writer: it takes what is queued, writes it as one batch
-// and syncs once, and answers every commit in the group.
+// flightsMax bounds the groups written and waiting for their sync: Pebble's
+// log writer syncs everything pending in one go, so a few are enough to
+// keep the disk busy while the writer prepares the next.
+const flightsMax = 4
+
+// flight is one group written to Pebble and not yet answered.
+type flight struct {
+	group  []*request
+	pb     *pebble.Batch // nil when the write failed
+	err    error         // the write's failure
+	before *pebble.Snapshot
+	newest uint64 // the group's newest event
+}
+
+// write is the one writer: it takes what is queued and writes it as one
+// batch. It does not wait for the sync: the next group is written while
+// this one syncs, and land answers each group, in order, once it is
+// durable. A sync costs a disk round trip; overlapping it with the next
+// group's work is most of what group commit can give.
 func (j *Journal) write() {
 	defer close(j.done)
-	group := make([]*request, 0, 64)
+	flights := make(chan *flight, flightsMax)
+	landed := make(chan struct{})
+	go j.land(flights, landed)
+	defer func() { close(flights); <-landed }()
 	for r := range j.queue {
-		group = append(group[:0], r)
+		group := append(make([]*request, 0, 8), r)
 	more:
 		for len(group) < groupCommitsMax {
 			select {
@@ -360,51 +381,89 @@ func (j *Journal) write() {
 				break more
 			}
 		}
-		err := j.Err()
-		if err == nil {
-			if err = j.apply(group); err != nil {
-				err = j.fail(err)
-			}
+		f := &flight{group: group}
+		if j.Err() == nil {
+			f.err = j.apply(f)
 		}
-		for _, r := range group {
-			r.done <- err
-		}
-		clear(group)
+		flights <- f
 	}
 }
 
-func (j *Journal) apply(group []*request) (err error) {
-	if old := j.good.Swap(j.db.NewSnapshot()); old != nil {
-		_ = old.Close()
-	}
+// apply writes f's group to Pebble without waiting for its sync. The
+// snapshot taken first holds every group before it: what reads fall back
+// to if this one fails (see land).
+func (j *Journal) apply(f *flight) (err error) {
+	f.before = j.db.NewSnapshot()
 	pb := j.db.NewBatch()
-	for _, r := range group {
+	for _, r := range f.group {
 		if err := r.b.addTo(pb); err != nil {
 			return err
 		}
 	}
-	newest, err := j.events.addGroup(pb, group)
-	if err != nil {
+	if f.newest, err = j.events.addGroup(pb, f.group); err != nil {
 		return err
 	}
 	// Pebble reports a failed commit through Logger.Fatalf, which our
 	// logger turns into a panic so that it can be answered as an error.
 	defer func() {
 		if r := recover(); r != nil {
-			f, ok := r.(fatalError)
+			fe, ok := r.(fatalError)
 			if !ok {
 				panic(r)
 			}
-			err = f
+			err = fe
 		}
 	}()
-	if err := pb.Commit(j.wo); err != nil {
+	if j.volatile {
+		err = pb.Commit(pebble.NoSync)
+	} else {
+		// Pebble's own warning on this call asks for care: the batch
+		// is readable before it is durable (as it is with Commit, which
+		// only waits longer), and must not be closed before SyncWait.
+		err = j.db.ApplyNoSyncWait(pb, pebble.Sync)
+	}
+	if err != nil {
 		return err
 	}
-	j.events.committed(newest)
-	j.commits.Add(int64(len(group)))
-	j.groups.Add(1)
-	return pb.Close()
+	f.pb = pb
+	return nil
+}
+
+// land answers the groups in the order they were written, each once its
+// sync is done. Groups land in order, so when one arrives every group
+// before it has landed, and its snapshot holds exactly what was
+// acknowledged: if this group fails, that is what reads see from then on.
+func (j *Journal) land(flights <-chan *flight, landed chan<- struct{}) {
+	defer close(landed)
+	for f := range flights {
+		err := j.Err()
+		if err == nil {
+			if old := j.good.Swap(f.before); old != nil {
+				_ = old.Close()
+			}
+			f.before = nil
+			err = f.err
+			if err == nil && !j.volatile {
+				err = f.pb.SyncWait()
+			}
+			if err != nil {
+				err = j.fail(err)
+			} else {
+				j.events.committed(f.newest)
+				j.commits.Add(int64(len(f.group)))
+				j.groups.Add(1)
+			}
+		}
+		if f.before != nil {
+			_ = f.before.Close()
+		}
+		if f.pb != nil {
+			_ = f.pb.Close()
+		}
+		for _, r := range f.group {
+			r.done <- err
+		}
+	}
 }
 
 func (j *Journal) fail(cause error) error {

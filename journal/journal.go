@@ -350,10 +350,10 @@ const flightsMax = 4
 // flight is one group written to Pebble and not yet answered.
 type flight struct {
 	group  []*request
-	pb     *pebble.Batch // nil when the write failed
-	err    error         // the write's failure
-	before *pebble.Snapshot
-	newest uint64 // the group's newest event
+	pb     *pebble.Batch    // nil when the write failed or was refused
+	err    error            // why it failed or was refused
+	before *pebble.Snapshot // the database before the group: see land
+	newest uint64           // the group's newest event
 }
 
 // write is the one writer: it takes what is queued and writes it as one
@@ -381,9 +381,13 @@ func (j *Journal) write() {
 				break more
 			}
 		}
-		f := &flight{group: group}
-		if j.Err() == nil {
-			f.err = j.apply(f)
+		f := &flight{group: group, err: j.Err()}
+		if f.err == nil {
+			if err := j.apply(f); err != nil {
+				// Refuse what follows at once: Pebble's commit pipeline
+				// is not to be written to after a failed commit.
+				f.err = j.fail(err)
+			}
 		}
 		flights <- f
 	}
@@ -430,39 +434,51 @@ func (j *Journal) apply(f *flight) (err error) {
 }
 
 // land answers the groups in the order they were written, each once its
-// sync is done. Groups land in order, so when one arrives every group
-// before it has landed, and its snapshot holds exactly what was
-// acknowledged: if this group fails, that is what reads see from then on.
+// sync is done. A group is acknowledged only while the journal has not
+// failed. Reads fall back, once it has, to the snapshot taken before the
+// first group not acknowledged: since groups land in order, every group
+// before that one was acknowledged and nothing from it on was.
 func (j *Journal) land(flights <-chan *flight, landed chan<- struct{}) {
 	defer close(landed)
+	acked := true // every group landed so far was acknowledged
 	for f := range flights {
-		err := j.Err()
-		if err == nil {
-			if old := j.good.Swap(f.before); old != nil {
-				_ = old.Close()
-			}
-			f.before = nil
-			err = f.err
-			if err == nil && !j.volatile {
-				err = f.pb.SyncWait()
-			}
-			if err != nil {
-				err = j.fail(err)
-			} else {
-				j.events.committed(f.newest)
-				j.commits.Add(int64(len(f.group)))
-				j.groups.Add(1)
+		err := f.err
+		if f.pb != nil && !j.volatile {
+			// Waited for even when the answer is already known: Pebble may
+			// still touch a batch until its sync is done.
+			if serr := f.pb.SyncWait(); err == nil {
+				err = serr
 			}
 		}
-		if f.before != nil {
+		if acked {
+			j.setGood(f.before)
+		} else if f.before != nil {
 			_ = f.before.Close()
 		}
+		if err != nil {
+			err = j.fail(err)
+		} else if err = j.Err(); err == nil {
+			j.events.committed(f.newest)
+			j.commits.Add(int64(len(f.group)))
+			j.groups.Add(1)
+		}
+		acked = acked && err == nil
 		if f.pb != nil {
 			_ = f.pb.Close()
 		}
 		for _, r := range f.group {
 			r.done <- err
 		}
+	}
+}
+
+// setGood makes s what reads fall back to if the journal fails.
+func (j *Journal) setGood(s *pebble.Snapshot) {
+	if s == nil {
+		return
+	}
+	if old := j.good.Swap(s); old != nil {
+		_ = old.Close()
 	}
 }
 

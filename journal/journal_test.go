@@ -3,6 +3,7 @@ package journal_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -187,4 +188,64 @@ func TestAnEmptyDatabaseLeftByACrashAtFirstStartIsClaimed(t *testing.T) {
 	require.NoError(t, j.Close())
 	j = open(t, nil, dir)
 	require.NoError(t, j.Close())
+}
+
+// Groups are written while earlier ones sync. When a write fails with
+// groups in flight, every commit acknowledged before it is still read
+// back and nothing that failed is: reads from then on come from the last
+// state that was wholly acknowledged, however the groups overlapped.
+func TestAWriteErrorWithGroupsInFlightShowsExactlyWhatWasAcknowledged(t *testing.T) {
+	for seed := range int64(8) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			var writes, failAfter atomic.Int64
+			failAfter.Store(math.MaxInt64)
+			fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if op.Kind.ReadOrWrite() == errorfs.OpIsWrite && writes.Add(1) > failAfter.Load() {
+					return syscall.ENOSPC
+				}
+				return nil
+			}))
+			j := open(t, fs, "data")
+			defer j.Close()
+			failAfter.Store(writes.Load() + 20 + seed*7)
+			const writers, each = 16, 40
+			acked := make([][]string, writers)
+			refused := make([][]string, writers)
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := range each {
+						id := fmt.Sprintf("o-%d-%d", w, i)
+						var b journal.Batch
+						b.PutOrder(order(id), "")
+						if err := j.Commit(&b); err != nil {
+							require.ErrorIs(t, err, journal.ErrFailed)
+							refused[w] = append(refused[w], id)
+						} else {
+							acked[w] = append(acked[w], id)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			require.ErrorIs(t, j.Err(), journal.ErrFailed, "the disk filled during the run")
+			var nAcked, nRefused int
+			for w := range writers {
+				for _, id := range acked[w] {
+					_, ok, err := j.Order(id)
+					require.NoError(t, err)
+					require.True(t, ok, "acknowledged %s is read back", id)
+					nAcked++
+				}
+				for _, id := range refused[w] {
+					_, ok, err := j.Order(id)
+					require.NoError(t, err)
+					require.False(t, ok, "refused %s is not read back", id)
+					nRefused++
+				}
+			}
+			require.Positive(t, nAcked)
+			require.Positive(t, nRefused)
+		})
+	}
 }

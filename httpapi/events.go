@@ -38,10 +38,16 @@ const (
 	// eventsWriteTimeout cuts a client that has taken nothing for this long
 	// (each write renews it; a write is at most the stream's 16 KiB buffer).
 	eventsWriteTimeout = 30 * time.Second
-	// eventsCoalesce is the least time between a stream's reads: commits
+	// A stream reads at most once per eventsCoalescePerStream times the
+	// streams open, within [eventsCoalesceMin, eventsCoalesceMax]: commits
 	// come by the thousand a second under load, and waking every stream
-	// for each would cost more than the events.
-	eventsCoalesce = 20 * time.Millisecond
+	// for each would cost more than the events. So all streams together
+	// wake about a thousand times a second at most (past twenty streams,
+	// fifty a second each), and one stream alone — a client following
+	// its orders to their end — hears of a commit within a millisecond.
+	eventsCoalescePerStream = time.Millisecond
+	eventsCoalesceMin       = time.Millisecond
+	eventsCoalesceMax       = 20 * time.Millisecond
 	// eventsHeartbeat keeps proxies from closing a quiet stream.
 	eventsHeartbeat = 15 * time.Second
 	// floorEvery is how often a floor snapshot is sent.
@@ -190,10 +196,12 @@ func (s *Server) serveEvents(ctx context.Context, st *eventStream, f eventFilter
 		st.send(eventFloor, 0, s.floorSnapshot())
 	}
 	journaled := f.types[eventOrder] || f.types[eventPallet]
+	var read time.Time // when the stream last read the journal's events
 	for {
 		var changed <-chan struct{}
 		if journaled {
 			var err error
+			read = time.Now()
 			if after, changed, err = s.sendEvents(ctx, st, f, after); err != nil {
 				return err
 			}
@@ -203,7 +211,7 @@ func (s *Server) serveEvents(ctx context.Context, st *eventStream, f eventFilter
 		}
 		select {
 		case <-changed:
-			if !pause(ctx, s.drained, eventsCoalesce) {
+			if !pause(ctx, s.drained, time.Until(read.Add(s.streams.coalesce()))) {
 				return errStreamEnded
 			}
 		case <-floor:
@@ -220,6 +228,9 @@ func (s *Server) serveEvents(ctx context.Context, st *eventStream, f eventFilter
 
 // pause waits d unless the client leaves or the server drains first.
 func pause(ctx, drained context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil && drained.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -416,3 +427,9 @@ func (s streamSlots) release() { <-s }
 
 // open is how many streams are open.
 func (s streamSlots) open() int { return len(s) }
+
+// coalesce is the least time between one stream's reads with as many
+// streams open as now.
+func (s streamSlots) coalesce() time.Duration {
+	return min(max(time.Duration(s.open())*eventsCoalescePerStream, eventsCoalesceMin), eventsCoalesceMax)
+}

@@ -299,3 +299,20 @@ func TestAResumeFromAnIdNeverIssuedIsAGapAtOnce(t *testing.T) {
 	ev := s.next()
 	assert.Equal(t, uint64(4), ev.id, "the client missed nothing from the journal it is now reading")
 }
+
+// A stream alone reads within a millisecond of a commit (a client
+// following its orders hears of their ends at once); many streams read
+// less often each, so that together they wake about a thousand times a
+// second, and never less often than every 20 ms.
+func TestStreamsReadLessOftenTheMoreThereAre(t *testing.T) {
+	for _, tc := range []struct {
+		open int
+		want time.Duration
+	}{{0, time.Millisecond}, {1, time.Millisecond}, {10, 10 * time.Millisecond}, {20, 20 * time.Millisecond}, {eventStreamsMax, 20 * time.Millisecond}} {
+		s := make(streamSlots, eventStreamsMax)
+		for range tc.open {
+			require.True(t, s.acquire())
+		}
+		assert.Equal(t, tc.want, s.coalesce(), "%d streams open", tc.open)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +21,10 @@ import (
 
 // client speaks the public API, nothing else.
 type client struct {
-	base string
-	key  string
-	http *http.Client
+	base   string
+	key    string
+	http   *http.Client
+	stream *http.Client // for the event stream: no time limit on a response
 }
 
 func newClient(cfg Config, conns int) *client {
@@ -30,7 +32,8 @@ func newClient(cfg Config, conns int) *client {
 	// Followers share a bounded pool: at high rates thousands of orders are
 	// followed at once, and a connection each would churn sockets.
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
-	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey,
+		http: &http.Client{Transport: tr, Timeout: time.Minute}, stream: &http.Client{Transport: tr}}
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
@@ -107,12 +110,31 @@ func (c *client) stock(ctx context.Context, sku string) (Stock, error) {
 	return Stock{Pallets: inv.BatchCount, WeightLbs: inv.TotalLbs, AvailableLbs: inv.AvailableLbs}, nil
 }
 
-func orderBody(id, sku string, lbs inventory.CentiLbs) []byte {
-	b, _ := json.Marshal(map[string]any{"id": id, "customer": "loadgen", "sku": sku, "amountRequested": json.Number(lbs.String())})
-	if sku == "" {
-		b, _ = json.Marshal(map[string]any{"id": id, "customer": "loadgen", "amountRequested": json.Number(lbs.String())})
+// orderBodies makes a run's order bodies: the same order each time but
+// for its id, the run's id and a number. The JSON around the number is
+// encoded once, not per order (a load generator sharing the server's
+// cores should spend them on requests, not on encoding).
+type orderBodies struct {
+	runID      string
+	head, tail []byte // the body before and after the id's number
+}
+
+func newOrderBodies(runID, sku string, lbs inventory.CentiLbs) orderBodies {
+	const mark = "\x00"
+	fields := map[string]any{"id": runID + "-" + mark, "customer": "loadgen", "amountRequested": json.Number(lbs.String())}
+	if sku != "" {
+		fields["sku"] = sku
 	}
-	return b
+	b, _ := json.Marshal(fields)
+	i := bytes.Index(b, []byte(`\u0000`))
+	return orderBodies{runID: runID, head: b[:i], tail: b[i+len(`\u0000`):]}
+}
+
+// next is order n's id and body.
+func (o orderBodies) next(n int64) (string, []byte) {
+	body := make([]byte, 0, len(o.head)+20+len(o.tail))
+	body = strconv.AppendInt(append(body, o.head...), n, 10)
+	return o.runID + "-" + strconv.FormatInt(n, 10), append(body, o.tail...)
 }
 
 // Order is an order as the API shows it.

@@ -23,12 +23,13 @@ type Config struct {
 	Settle      time.Duration      // how long to wait for accepted orders to end
 	Progress    io.Writer          // a live progress line, or nil
 	RunID       string             // prefixes order ids; random if empty
+	Follow      string             // how orders are followed to their end: FollowEvents (the default, also when empty) or FollowPoll
 }
 
 // DefaultConfig reproduces the original's stress test: 300 concurrent
 // orders of 1,500 lb.
 func DefaultConfig() Config {
-	return Config{URL: "http://127.0.0.1:8080", Orders: 300, Concurrency: 300, Lbs: inventory.Lbs(1500), Settle: 2 * time.Minute}
+	return Config{URL: "http://127.0.0.1:8080", Orders: 300, Concurrency: 300, Lbs: inventory.Lbs(1500), Settle: 2 * time.Minute, Follow: FollowEvents}
 }
 
 // Limits on a run, so that a typo cannot melt the machine.
@@ -61,6 +62,9 @@ func (c Config) Validate() error {
 	}
 	if c.Duration < 0 || c.Settle <= 0 {
 		errs = append(errs, errors.New("-duration must not be negative and -settle must be positive"))
+	}
+	if c.Follow != "" && c.Follow != FollowEvents && c.Follow != FollowPoll {
+		errs = append(errs, fmt.Errorf("-follow %q: want %s or %s", c.Follow, FollowEvents, FollowPoll))
 	}
 	return errors.Join(errs...)
 }

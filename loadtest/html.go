@@ -123,6 +123,7 @@ func (r *Report) settingsCard() card {
 	return card{Title: "Settings", Rows: append(rows,
 		row{Name: "each order", Value: fmt.Sprintf("%s lb of %s", thousands(r.Lbs, 2), cmp.Or(r.SKU, "the default SKU"))},
 		row{Name: "settle", Value: fmt.Sprintf("%g s for accepted orders to end", r.SettleSeconds)},
+		row{Name: "ends heard by", Value: r.followedBy()},
 	)}
 }
 

@@ -144,6 +144,9 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 	}{
 		{"closed loop, chaos off", 0, func(c *Config) { c.Orders, c.Concurrency = 120, 30 }},
 		{"open loop, chaos at 2ms", 2 * time.Millisecond, func(c *Config) { c.Orders, c.Concurrency, c.Rate = 120, 50, 1000 }},
+		{"open loop, chaos at 2ms, a long poll per order", 2 * time.Millisecond, func(c *Config) {
+			c.Orders, c.Concurrency, c.Rate, c.Follow = 120, 50, 1000, FollowPoll
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := startServer(t, tc.chaos)
@@ -159,6 +162,7 @@ func TestRunAgainstTheRealServer(t *testing.T) {
 			assert.EqualValues(t, cfg.Orders, r.Allocated, "200 pallets cover these orders")
 			assert.Positive(t, r.CompletionLatencyMs.P50)
 			assert.Contains(t, text.String(), "PASS")
+			assert.Contains(t, text.String(), "ends heard by "+map[string]string{FollowEvents: "the event stream", FollowPoll: "a long poll per order"}[cfg.Follow])
 			assert.Equal(t, 200, r.StockBefore.Pallets, "the report shows the stock the run started from")
 			assert.InDelta(t, 200_000, r.StockBefore.AvailableLbs, 1_000, "200 pallets of 1,000 lb, give or take chaos")
 			assert.Contains(t, text.String(), "stock before the run: 200 pallets of pork")

@@ -35,6 +35,7 @@ type Report struct {
 	DurationSeconds float64 `json:"durationSeconds,omitempty"`
 	SKU             string  `json:"sku"`
 	SettleSeconds   float64 `json:"settleSeconds"`
+	Follow          string  `json:"follow"` // how orders were followed to their end: "events" or "poll"
 	// The load verdict, apart from the audit's (open loop only): the rate
 	// offered and the rate sent, and whether the server kept up.
 	TargetRate        float64  `json:"targetRate,omitempty"`
@@ -106,7 +107,7 @@ func buildReport(cfg Config, st *stats, sendEnd, end time.Time, before, after se
 		URL: cfg.URL, Started: st.start, RunID: cfg.RunID,
 		Mode: "closed loop", Concurrency: cfg.Concurrency, Orders: cfg.Orders, DurationSeconds: cfg.Duration.Seconds(),
 		SKU: cmp.Or(cfg.SKU, inventory.DefaultSKU), SettleSeconds: cfg.Settle.Seconds(),
-		TargetRate: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
+		Follow: cmp.Or(cfg.Follow, FollowEvents), TargetRate: cfg.Rate, Lbs: cfg.Lbs.Pounds(),
 		Sent: st.sent.Load(), Accepted: st.accepted.Load(), Throttled: st.throttled.Load(), Failed: st.failed.Load(),
 		Allocated: st.allocated.Load(), Rejected: st.rejected.Load(), Cancelled: st.cancelled.Load(), Unfinished: st.unfinished.Load(),
 		SendSeconds: sendEnd.Sub(st.start).Seconds(), WallSeconds: end.Sub(st.start).Seconds(),
@@ -150,13 +151,21 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// followedBy says how the run heard of orders' ends.
+func (r *Report) followedBy() string {
+	if r.Follow == FollowPoll {
+		return "a long poll per order"
+	}
+	return "the event stream"
+}
+
 // WriteText writes the human summary.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Baconator load run against %s: %s, %d clients", r.URL, r.Mode, r.Concurrency)
 	if r.TargetRate > 0 {
 		fmt.Fprintf(w, ", %g orders/s", r.TargetRate)
 	}
-	fmt.Fprintf(w, ", %g lb per order\n", r.Lbs)
+	fmt.Fprintf(w, ", %g lb per order, ends heard by %s\n", r.Lbs, r.followedBy())
 	fmt.Fprintf(w, "  started %s; server %s\n\n", r.Started.Format(time.RFC3339), r.ServerBuild)
 	fmt.Fprintf(w, "  stock before the run: %s\n", r.stockLine())
 	fmt.Fprintf(w, "  sent %d in %.2fs; first order to last terminal: %.2fs\n", r.Sent, r.SendSeconds, r.WallSeconds)

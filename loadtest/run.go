@@ -212,6 +212,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	var fw follower = poller{c}
+	if cfg.Follow != FollowPoll {
+		sf, err := followOnStream(ctx, c, cfg.RunID)
+		if err != nil {
+			return nil, fmt.Errorf("follow orders on the event stream (-follow %s; -follow %s long-polls each order instead): %w", FollowEvents, FollowPoll, err)
+		}
+		fw = sf
+	}
+	defer fw.close()
 	stopSampling := sampleServer(cfg)
 	st := newStats(time.Now())
 	settleCtx, cancelSettle := context.WithCancel(context.Background())
@@ -219,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var followers sync.WaitGroup
 	follow := func(id string, sent time.Time) {
 		followers.Go(func() {
-			o, err := c.follow(settleCtx, id)
+			o, err := fw.wait(settleCtx, id)
 			o.ID = id
 			st.finished(o, sent, err)
 		})
@@ -228,7 +237,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Rate > 0 {
 		openLoop(ctx, cfg, st, follow)
 	} else {
-		closedLoop(ctx, cfg, c, st, settleCtx)
+		closedLoop(ctx, cfg, c, fw, st, settleCtx)
 	}
 	sendEnd := time.Now()
 	settled := make(chan struct{})
@@ -266,7 +275,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // closedLoop runs Concurrency clients, each placing an order and
 // following it to its end before the next.
-func closedLoop(ctx context.Context, cfg Config, c *client, st *stats, settleCtx context.Context) {
+func closedLoop(ctx context.Context, cfg Config, c *client, fw follower, st *stats, settleCtx context.Context) {
+	bodies := newOrderBodies(cfg.RunID, cfg.SKU, cfg.Lbs)
 	var next atomic.Int64
 	deadline := time.Time{}
 	if cfg.Duration > 0 {
@@ -280,14 +290,14 @@ func closedLoop(ctx context.Context, cfg Config, c *client, st *stats, settleCtx
 				if (cfg.Orders > 0 && i > int64(cfg.Orders)) || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
 				}
-				id := fmt.Sprintf("%s-%d", cfg.RunID, i)
+				id, order := bodies.next(i)
 				sent := time.Now()
-				code, body, _, err := c.do(ctx, http.MethodPost, "/api/orders", orderBody(id, cfg.SKU, cfg.Lbs))
+				code, body, _, err := c.do(ctx, http.MethodPost, "/api/orders", order)
 				if !st.placed(id, sent, time.Since(sent), code, body, err) {
 					continue
 				}
 				followCtx, cancel := context.WithTimeout(settleCtx, cfg.Settle)
-				o, err := c.follow(followCtx, id)
+				o, err := fw.wait(followCtx, id)
 				cancel()
 				o.ID = id
 				st.finished(o, sent, err)
@@ -302,14 +312,15 @@ func closedLoop(ctx context.Context, cfg Config, c *client, st *stats, settleCtx
 // is measured from when each order was due, so a stalled server cannot
 // hide behind coordinated omission.
 func openLoop(ctx context.Context, cfg Config, st *stats, follow func(string, time.Time)) {
+	bodies := newOrderBodies(cfg.RunID, cfg.SKU, cfg.Lbs)
 	var next atomic.Int64
 	targeter := func(t *vegeta.Target) error {
 		i := next.Add(1)
 		if cfg.Orders > 0 && i > int64(cfg.Orders) {
 			return vegeta.ErrNoTargets
 		}
-		id := fmt.Sprintf("%s-%d", cfg.RunID, i)
-		t.Method, t.URL, t.Body = http.MethodPost, cfg.URL+"/api/orders", orderBody(id, cfg.SKU, cfg.Lbs)
+		_, body := bodies.next(i)
+		t.Method, t.URL, t.Body = http.MethodPost, cfg.URL+"/api/orders", body
 		t.Header = http.Header{"Content-Type": {"application/json"}}
 		if cfg.APIKey != "" {
 			t.Header.Set("Authorization", "Bearer "+cfg.APIKey)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/baconator/baconator/inventory"
@@ -39,8 +40,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop sending after this long (a soak run)")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "how long to wait for accepted orders to end")
 	fs.StringVar(&cfg.SKU, "sku", "", "SKU to order (default: the server's, pork)")
+	fs.StringVar(&cfg.Follow, "follow", cfg.Follow, "how to learn that an order ended: events (one event stream for the run) or poll (a long poll per order)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this path (- for stdout)")
 	htmlPath := fs.String("html", "", "also write a self-contained HTML report to this path: a summary of the run, and charts of it and of the server")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this path (what the client costs, on a shared machine)")
 	allowSaturated := fs.Bool("allow-saturated", false, "exit 0 even if the server did not keep up with -rate (to find a knee on purpose)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,6 +70,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "loadgen: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	report, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, loadtest.ErrUnreachable) {

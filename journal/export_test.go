@@ -22,3 +22,12 @@ func ForgetLotsForTest(j *Journal) error {
 	}
 	return b.Commit(nil)
 }
+
+// BlockCacheForTest is the block cache's hits and misses so far.
+func BlockCacheForTest(j *Journal) (hits, misses int64) {
+	m := j.db.Metrics()
+	return m.BlockCache.Hits, m.BlockCache.Misses
+}
+
+// FlushForTest writes the memtable out to a table.
+func FlushForTest(j *Journal) error { return j.db.Flush() }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,4 +249,34 @@ func TestAWriteErrorWithGroupsInFlightShowsExactlyWhatWasAcknowledged(t *testing
 			require.Positive(t, nRefused)
 		})
 	}
+}
+
+// Looking up an order id that was never accepted (every new client id is)
+// reads each table's Bloom filter and index. Those stay in the block cache
+// once the memtable has grown large: Pebble charges memtables to the
+// cache, and with its default size a large memtable left it no room, so
+// every lookup read them back from disk.
+func TestLookupsOfNewIdsAreServedFromTheBlockCache(t *testing.T) {
+	j := open(t, nil, t.TempDir())
+	defer j.Close()
+	const orders = 100_000 // ~40 MB written: the memtable grows past 16 MiB
+	for g := range orders / 100 {
+		var b journal.Batch
+		for i := range 100 {
+			o := order(fmt.Sprintf("lg-%07d", g*100+i))
+			o.Request.Customer = strings.Repeat("c", 200)
+			b.PutOrder(o, "")
+		}
+		require.NoError(t, j.Commit(&b))
+	}
+	require.NoError(t, journal.FlushForTest(j))
+	hits0, misses0 := journal.BlockCacheForTest(j)
+	const lookups = 2_000
+	for i := range lookups {
+		_, ok, err := j.Order(fmt.Sprintf("lg-%07d", orders+i)) // next to the ids written: inside the tables' ranges
+		require.NoError(t, err)
+		require.False(t, ok)
+	}
+	hits, misses := journal.BlockCacheForTest(j)
+	require.Greater(t, hits-hits0, 10*(misses-misses0), "lookups read filters and indexes from the cache (hits %d, misses %d)", hits-hits0, misses-misses0)
 }

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,12 @@ type Metrics struct {
 	// Every request's route, method, status and time.
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// routes keeps each route's counter and histogram once looked up
+	// (routeKey → routeMetrics): finding them by label values hashes and
+	// checks the labels on every request, which cost more than the
+	// health check's own handler.
+	routes  sync.Map
+	nRoutes atomic.Int32
 
 	// The connection cap's counts (conns.go).
 	connsOpen    prometheus.Gauge
@@ -126,11 +133,36 @@ func (m *Metrics) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
 			route = "unmatched"
 		}
-		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-		m.duration.WithLabelValues(route, method).Observe(time.Since(began).Seconds())
+		rm := m.route(routeKey{route, c.Request().Method, c.Response().Status})
+		rm.requests.Inc()
+		rm.duration.Observe(time.Since(began).Seconds())
 		return nil
 	}
+}
+
+// routesMax bounds the route metrics kept (routes × methods × codes seen);
+// past it they are looked up each time.
+const routesMax = 1024
+
+type routeKey struct {
+	route, method string
+	code          int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *Metrics) route(k routeKey) routeMetrics {
+	if v, ok := m.routes.Load(k); ok {
+		return v.(routeMetrics)
+	}
+	rm := routeMetrics{m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.code)), m.duration.WithLabelValues(k.route, k.method)}
+	if m.nRoutes.Add(1) <= routesMax {
+		m.routes.Store(k, rm)
+	}
+	return rm
 }
 
 // ObserveFinished records an order's allocation latency. Pass it as the

@@ -152,6 +152,25 @@ func loadEvents(db pebble.Reader, kept uint64) (*eventLog, error) {
 	return l, errors.Join(err, it.Error())
 }
 
+// reload reads the log's ends again, after groups were restored into db
+// (Journal.Restore) and before any Commit; waiters are woken.
+func (l *eventLog) reload(db pebble.Reader) error {
+	fresh, err := loadEvents(db, l.kept)
+	if err != nil {
+		return err
+	}
+	l.written = fresh.written
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.oldest = fresh.oldest
+	if fresh.last != l.last {
+		l.last = fresh.last
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+	return nil
+}
+
 // parseGroup reads a group key's first id and its value's count.
 func parseGroup(k, v []byte) (first, count uint64, records []byte, err error) {
 	if len(k) != 9 {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,20 @@ type Options struct {
 	// EventsKept is how many events the event log keeps (events.go);
 	// 0 means DefaultEventsKept.
 	EventsKept int
+	// Replica, if set, is given every group before Pebble is, as the
+	// Pebble batch's own encoding, and the group is written only once the
+	// replica has it. In cluster mode it is the partition's replicated
+	// log, which refuses a deposed owner's write: the journal then fails
+	// and takes no more (fail-stop), and the partition's new owner
+	// rebuilds the same state from the log with Restore.
+	Replica Replica
+}
+
+// Replica receives the journal's groups before they are written (see
+// Options.Replica). Append is called by the journal's one writer, one
+// group at a time, in commit order.
+type Replica interface {
+	Append(group []byte) error
 }
 
 // Journal is an open journal. Its methods are safe for concurrent use.
@@ -89,7 +104,8 @@ type Journal struct {
 
 	secret   []byte // see Secret
 	wo       *pebble.WriteOptions
-	volatile bool // no log: commits are not synced (Options.Volatile)
+	volatile bool    // no log: commits are not synced (Options.Volatile)
+	replica  Replica // nil: this journal is the system of record
 	failed   atomic.Pointer[error]
 	// good is a snapshot of the database as the last successful write left
 	// it. A write that fails may still have reached Pebble's memtable, so
@@ -202,7 +218,7 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: events: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, volatile: o.Volatile, events: events}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, volatile: o.Volatile, replica: o.Replica, events: events}
 	go j.write()
 	return j, nil
 }
@@ -347,6 +363,26 @@ func (j *Journal) Commit(b *Batch) error {
 	return <-r.done
 }
 
+// Restore writes groups another journal gave its Replica, in their order:
+// how a partition's new owner rebuilds the state the old one committed.
+// It must finish before the first Commit. It goes around the Replica (the
+// groups came from it) and ends with the event log's ends read anew.
+func (j *Journal) Restore(groups iter.Seq2[[]byte, error]) error {
+	for g, err := range groups {
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		b := j.db.NewBatch()
+		if err := b.SetRepr(bytes.Clone(g)); err != nil {
+			return fmt.Errorf("restore: %w: %v", ErrCorrupt, err)
+		}
+		if err := b.Commit(j.wo); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	return j.events.reload(j.db)
+}
+
 // Err is the write error that stopped the journal, or nil.
 func (j *Journal) Err() error {
 	if p := j.failed.Load(); p != nil {
@@ -422,6 +458,11 @@ func (j *Journal) apply(f *flight) (err error) {
 	}
 	if f.newest, err = j.events.addGroup(pb, f.group); err != nil {
 		return err
+	}
+	if j.replica != nil {
+		if err := j.replica.Append(pb.Repr()); err != nil {
+			return fmt.Errorf("replicate: %w", err)
+		}
 	}
 	// Pebble reports a failed commit through Logger.Fatalf, which our
 	// logger turns into a panic so that it can be answered as an error.

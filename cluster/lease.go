@@ -1,0 +1,98 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrLeaseLost: the lease was taken by another node, or lapsed, before it
+// was renewed. Its holder must stop acting as the partition's owner.
+var ErrLeaseLost = errors.New("partition lease lost")
+
+// Leases hands out partition ownership through a replicated JetStream
+// key-value bucket: a partition's key holds its owner's name, and every
+// write names the revision it replaces, so two nodes can never both
+// succeed. A key not renewed within the bucket's TTL disappears, and
+// another node may then take it. A lease makes ownership likely to be
+// single; the log's commit fence (Log.Commit) makes it certain.
+type Leases struct {
+	kv   jetstream.KeyValue
+	node string
+	ttl  time.Duration
+}
+
+// leaseBucket names the bucket of partition owners.
+const leaseBucket = "baconator_owners"
+
+// OpenLeases makes the lease bucket if it is not there. ttl is how long a
+// lease lasts unrenewed: a dead owner's partitions are free after it.
+func OpenLeases(ctx context.Context, js jetstream.JetStream, node string, ttl time.Duration, replicas int) (*Leases, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   leaseBucket,
+		TTL:      ttl,
+		History:  1,
+		Replicas: replicas,
+		Storage:  jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease bucket: %w", err)
+	}
+	return &Leases{kv: kv, node: node, ttl: ttl}, nil
+}
+
+// Lease is a node's hold on a partition.
+type Lease struct {
+	leases    *Leases
+	partition int
+	revision  uint64
+}
+
+func leaseKey(partition int) string { return fmt.Sprintf("p%02d", partition) }
+
+// Acquire takes the partition if nobody holds it: ok is false, with no
+// error, when another node does.
+func (l *Leases) Acquire(ctx context.Context, partition int) (lease *Lease, ok bool, err error) {
+	rev, err := l.kv.Create(ctx, leaseKey(partition), []byte(l.node))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("partition %d: acquire: %w", partition, err)
+	}
+	return &Lease{leases: l, partition: partition, revision: rev}, true, nil
+}
+
+// Owner is the node holding the partition, or "" if none does.
+func (l *Leases) Owner(ctx context.Context, partition int) (string, error) {
+	e, err := l.kv.Get(ctx, leaseKey(partition))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(e.Value()), nil
+}
+
+// Renew extends the lease by the bucket's TTL. ErrLeaseLost means another
+// node holds it now, or it lapsed: the holder must step down.
+func (le *Lease) Renew(ctx context.Context) error {
+	rev, err := le.leases.kv.Update(ctx, leaseKey(le.partition), []byte(le.leases.node), le.revision)
+	var apiErr *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyNotFound) || (errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)) {
+		return fmt.Errorf("partition %d: %w", le.partition, ErrLeaseLost)
+	}
+	if err != nil {
+		return fmt.Errorf("partition %d: renew: %w", le.partition, err)
+	}
+	le.revision = rev
+	return nil
+}
+
+// Partition is the partition held.
+func (le *Lease) Partition() int { return le.partition }

@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baconator/baconator/journal"
+)
+
+// appendTimeout bounds one replicated commit: past it the journal fails
+// (and stops) rather than waiting on a cluster that lost its majority.
+const appendTimeout = 10 * time.Second
+
+// Owner is a partition owner's side of its log: the journal's Replica.
+// Each group the journal writes is appended as a fenced commit after the
+// last one this owner made; once another owner has committed, the next
+// append is refused (ErrFenced), the journal fails, and this owner's
+// engine stops taking writes.
+type Owner struct {
+	log  *Log
+	last uint64 // the partition's last commit, as this owner knows it
+}
+
+var _ journal.Replica = (*Owner)(nil)
+
+// NewOwner is an owner of l that has not taken the partition over yet:
+// open the journal with it as Replica, then call TakeOver.
+func NewOwner(l *Log) *Owner { return &Owner{log: l} }
+
+// TakeOver rebuilds the partition's committed state into j (a fresh
+// journal opened with o as its Replica) from every commit in the log, and
+// fences from the last one: a commit another owner makes after that
+// refuses all of this one's.
+func (o *Owner) TakeOver(ctx context.Context, j *journal.Journal) error {
+	last, err := o.log.LastCommit(ctx)
+	if err != nil {
+		return err
+	}
+	if err := j.Restore(o.log.commitsUpTo(ctx, last)); err != nil {
+		return fmt.Errorf("partition %d: take over: %w", o.log.partition, err)
+	}
+	o.last = last
+	return nil
+}
+
+// Append commits group after the owner's last commit.
+func (o *Owner) Append(group []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	seq, err := o.log.Commit(ctx, o.last, group)
+	if err != nil {
+		return err
+	}
+	o.last = seq
+	return nil
+}
+
+// commitsBatch is how many commits a rebuild reads at once, and
+// emptyFetchesMax how many fetches in a row may come back empty (each
+// waits up to a second) before it gives up.
+const (
+	commitsBatch    = 256
+	emptyFetchesMax = 10
+)
+
+// commitsUpTo yields the data of every commit up to stream sequence last,
+// in order, read with an ordered consumer of the commit subject.
+func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		if last == 0 {
+			return
+		}
+		s, err := l.js.Stream(ctx, l.stream)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.commits}})
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for empty := 0; ; {
+			batch, err := c.Fetch(commitsBatch, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			got, done := 0, false
+			for m := range batch.Messages() { // drained to its end: the fetch's goroutine ends with it
+				got++
+				if done {
+					continue
+				}
+				meta, err := m.Metadata()
+				if err != nil {
+					yield(nil, err)
+					done = true
+					continue
+				}
+				done = !yield(m.Data(), nil) || meta.Sequence.Stream >= last
+			}
+			if done {
+				return
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+				yield(nil, err)
+				return
+			}
+			if got > 0 {
+				empty = 0
+			} else if empty++; empty >= emptyFetchesMax || ctx.Err() != nil {
+				yield(nil, fmt.Errorf("partition %d: the commits end before sequence %d", l.partition, last))
+				return
+			}
+		}
+	}
+}

@@ -93,15 +93,15 @@ func TestThreeNodes(t *testing.T) {
 
 	t.Run("a deposed owner's commit is refused, never applied", func(t *testing.T) {
 		owner, usurper := openLog(ctx, t, nodes[0], 2), openLog(ctx, t, nodes[1], 2)
-		first, err := owner.Commit(ctx, 0, []byte("c1"))
+		first, err := owner.Commit(ctx, 0, []byte("c1"), "")
 		require.NoError(t, err)
-		_, err = usurper.Commit(ctx, 0, []byte("stale"))
+		_, err = usurper.Commit(ctx, 0, []byte("stale"), "")
 		require.ErrorIs(t, err, ErrFenced, "a commit naming an old last commit")
 
 		// Intake in between does not move the commit fence.
 		_, _, err = usurper.Accept(ctx, "order-3", []byte(`{}`))
 		require.NoError(t, err)
-		second, err := owner.Commit(ctx, first, []byte("c2"))
+		second, err := owner.Commit(ctx, first, []byte("c2"), "")
 		require.NoError(t, err)
 
 		// A new owner takes over from the last commit; the old one is
@@ -109,13 +109,22 @@ func TestThreeNodes(t *testing.T) {
 		last, err := usurper.LastCommit(ctx)
 		require.NoError(t, err)
 		require.Equal(t, second, last)
-		third, err := usurper.Commit(ctx, last, []byte("c3 by the new owner"))
+		third, err := usurper.Commit(ctx, last, []byte("c3 by the new owner"), "")
 		require.NoError(t, err)
-		_, err = owner.Commit(ctx, second, []byte("late"))
+		_, err = owner.Commit(ctx, second, []byte("late"), "")
 		require.ErrorIs(t, err, ErrFenced)
 		last, err = owner.LastCommit(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, third, last, "the refused commits left nothing")
+
+		// A commit tried again after its answer was lost counts once.
+		fourth, err := usurper.Commit(ctx, third, []byte("c4"), "owner-b-3")
+		require.NoError(t, err)
+		again, err := usurper.Commit(ctx, third, []byte("c4"), "owner-b-3")
+		require.NoError(t, err, "the same id: the first try's answer, not a fence")
+		assert.Equal(t, fourth, again)
+		_, err = owner.Commit(ctx, third, []byte("c4 by someone else"), "owner-a-3")
+		require.ErrorIs(t, err, ErrFenced, "another id after the same commit is fenced")
 	})
 
 	t.Run("a lease is one node's, and moves when it is not renewed", func(t *testing.T) {

@@ -96,3 +96,13 @@ func (le *Lease) Renew(ctx context.Context) error {
 
 // Partition is the partition held.
 func (le *Lease) Partition() int { return le.partition }
+
+// Release gives the lease back, if it is still this node's.
+func (l *Leases) Release(ctx context.Context, le *Lease) error {
+	err := l.kv.Delete(ctx, leaseKey(le.partition), jetstream.LastRevision(le.revision))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return nil // not ours any more: nothing to give back
+	}
+	return err
+}

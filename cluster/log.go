@@ -69,8 +69,16 @@ func (l *Log) Accept(ctx context.Context, orderID string, order []byte) (seq uin
 // last commit the owner knows of (0 before the first): if another commit
 // has been appended since, JetStream refuses this one and Commit returns
 // ErrFenced. It returns the commit's own sequence, the next one's after.
-func (l *Log) Commit(ctx context.Context, after uint64, commit []byte) (uint64, error) {
-	ack, err := l.js.Publish(ctx, l.commits, commit, jetstream.WithExpectLastSequencePerSubject(after))
+//
+// msgID, if not empty, deduplicates a retried commit (one whose answer
+// was lost): it must be unique to this owner and this after, or another
+// owner's commit would be taken for this one.
+func (l *Log) Commit(ctx context.Context, after uint64, commit []byte, msgID string) (uint64, error) {
+	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(after)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := l.js.Publish(ctx, l.commits, commit, opts...)
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return 0, fmt.Errorf("partition %d: %w (%v)", l.partition, ErrFenced, err)

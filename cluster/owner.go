@@ -7,14 +7,20 @@ import (
 	"iter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/baconator/baconator/journal"
 )
 
-// appendTimeout bounds one replicated commit: past it the journal fails
-// (and stops) rather than waiting on a cluster that lost its majority.
-const appendTimeout = 10 * time.Second
+// appendTimeout bounds one replicated commit, its tries included: past it
+// the journal fails (and stops) rather than waiting on a cluster that lost
+// its majority. appendTryTimeout bounds one try.
+const (
+	appendTimeout    = 10 * time.Second
+	appendTryTimeout = 2 * time.Second
+)
 
 // Owner is a partition owner's side of its log: the journal's Replica.
 // Each group the journal writes is appended as a fenced commit after the
@@ -22,22 +28,27 @@ const appendTimeout = 10 * time.Second
 // append is refused (ErrFenced), the journal fails, and this owner's
 // engine stops taking writes.
 type Owner struct {
-	log  *Log
-	last uint64 // the partition's last commit, as this owner knows it
+	log   *Log
+	token string // this takeover's own: makes each commit's Nats-Msg-Id unique to it
+	last  uint64 // the partition's last commit, as this owner knows it
 }
 
 var _ journal.Replica = (*Owner)(nil)
 
 // NewOwner is an owner of l that has not taken the partition over yet:
 // open the journal with it as Replica, then call TakeOver.
-func NewOwner(l *Log) *Owner { return &Owner{log: l} }
+func NewOwner(l *Log) *Owner { return &Owner{log: l, token: nuid.Next()} }
 
 // TakeOver rebuilds the partition's committed state into j (a fresh
 // journal opened with o as its Replica) from every commit in the log, and
 // fences from the last one: a commit another owner makes after that
 // refuses all of this one's.
 func (o *Owner) TakeOver(ctx context.Context, j *journal.Journal) error {
-	last, err := o.log.LastCommit(ctx)
+	var last uint64
+	err := retried(ctx, func() (err error) {
+		last, err = o.log.LastCommit(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -48,16 +59,56 @@ func (o *Owner) TakeOver(ctx context.Context, j *journal.Journal) error {
 	return nil
 }
 
-// Append commits group after the owner's last commit.
+// Append commits group after the owner's last commit. A try that fails
+// for want of an answer (a leader being elected, a busy server) is made
+// again, within appendTimeout: the same Nats-Msg-Id makes a try whose
+// answer was lost count once. Fenced is final.
 func (o *Owner) Append(group []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
-	seq, err := o.log.Commit(ctx, o.last, group)
-	if err != nil {
-		return err
+	id := fmt.Sprintf("%s-%d", o.token, o.last)
+	for {
+		try, cancelTry := context.WithTimeout(ctx, appendTryTimeout)
+		seq, err := o.log.Commit(try, o.last, group, id)
+		cancelTry()
+		switch {
+		case err == nil:
+			o.last = seq
+			return nil
+		case errors.Is(err, ErrFenced), errors.Is(err, nats.ErrConnectionClosed), ctx.Err() != nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(readPause):
+		}
 	}
-	o.last = seq
-	return nil
+}
+
+// Reads during a takeover may meet a stream electing its leader, or a
+// server too busy to answer in time: they are tried readTries times,
+// readPause apart, before the takeover gives up (another node may try).
+const (
+	readTries = 20
+	readPause = 100 * time.Millisecond
+)
+
+// retried runs read until it succeeds, fails for good (the connection
+// closed), or has been tried readTries times.
+func retried(ctx context.Context, read func() error) error {
+	var err error
+	for range readTries {
+		if err = read(); err == nil || errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(readPause):
+		}
+	}
+	return err
 }
 
 // commitsBatch is how many commits a rebuild reads at once, and
@@ -75,18 +126,24 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 		if last == 0 {
 			return
 		}
-		s, err := l.js.Stream(ctx, l.stream)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.commits}})
+		var c jetstream.Consumer
+		err := retried(ctx, func() error {
+			s, err := l.js.Stream(ctx, l.stream)
+			if err == nil {
+				c, err = s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.commits}})
+			}
+			return err
+		})
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		for empty := 0; ; {
-			batch, err := c.Fetch(commitsBatch, jetstream.FetchMaxWait(time.Second))
+			var batch jetstream.MessageBatch
+			err := retried(ctx, func() (err error) {
+				batch, err = c.Fetch(commitsBatch, jetstream.FetchMaxWait(time.Second))
+				return err
+			})
 			if err != nil {
 				yield(nil, err)
 				return

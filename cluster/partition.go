@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/baconator/baconator/actors"
@@ -54,7 +55,11 @@ func EncodeOrder(req inventory.OrderRequest) ([]byte, error) { return json.Marsh
 // log, an engine recovered from that (cfg.Journal is set here; every
 // unfinished order is driven again), and the intake consumed.
 func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) (*Partition, error) {
-	log, err := OpenLog(ctx, js, p, Replicas)
+	var log *Log
+	err := retried(ctx, func() (err error) {
+		log, err = OpenLog(ctx, js, p, Replicas)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +85,16 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 		_ = j.Close()
 		return nil, fmt.Errorf("partition %d: %w", p, err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, log.stream, jetstream.ConsumerConfig{
-		Durable:       fmt.Sprintf("owner_p%02d", p),
-		FilterSubject: log.intake,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       intakeAckWait,
-		MaxAckPending: intakePendingMax,
+	var cons jetstream.Consumer
+	err = retried(ctx, func() (err error) {
+		cons, err = js.CreateOrUpdateConsumer(ctx, log.stream, jetstream.ConsumerConfig{
+			Durable:       fmt.Sprintf("owner_p%02d", p),
+			FilterSubject: log.intake,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       intakeAckWait,
+			MaxAckPending: intakePendingMax,
+		})
+		return err
 	})
 	if err != nil {
 		_ = eng.Close(ctx)
@@ -115,11 +124,19 @@ func (pt *Partition) takeBatch(ctx context.Context, cons jetstream.Consumer) boo
 	wait, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel() // after the batch is drained: its messages arrive under it
 	batch, err := cons.Fetch(intakeBatch, jetstream.FetchContext(wait))
-	if err != nil {
-		if ctx.Err() == nil {
-			pt.fail(fmt.Errorf("partition %d: fetch intake: %w", pt.ID, err))
-		}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
 		return true
+	case errors.Is(err, nats.ErrConnectionClosed):
+		pt.fail(fmt.Errorf("partition %d: fetch intake: %w", pt.ID, err))
+		return true
+	default: // a leader being elected, a busy server: try again shortly
+		select {
+		case <-ctx.Done():
+		case <-time.After(intakeRetry):
+		}
+		return false
 	}
 	stopped := false
 	for m := range batch.Messages() { // drained to its end: the fetch's goroutine ends with it

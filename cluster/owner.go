@@ -111,12 +111,13 @@ func retried(ctx context.Context, read func() error) error {
 	return err
 }
 
-// commitsBatch is how many commits a rebuild reads at once, and
-// emptyFetchesMax how many fetches in a row may come back empty (each
-// waits up to a second) before it gives up.
+// commitsBatch is how many commits a rebuild reads at once (what the
+// stream has ready, without waiting for more), and emptyFetchesMax how
+// many fetches in a row may come back empty, readPause apart, before it
+// gives up.
 const (
 	commitsBatch    = 256
-	emptyFetchesMax = 10
+	emptyFetchesMax = 50
 )
 
 // commitsUpTo yields the data of every commit up to stream sequence last,
@@ -141,7 +142,7 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 		for empty := 0; ; {
 			var batch jetstream.MessageBatch
 			err := retried(ctx, func() (err error) {
-				batch, err = c.Fetch(commitsBatch, jetstream.FetchMaxWait(time.Second))
+				batch, err = c.FetchNoWait(commitsBatch)
 				return err
 			})
 			if err != nil {
@@ -171,9 +172,15 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 			}
 			if got > 0 {
 				empty = 0
-			} else if empty++; empty >= emptyFetchesMax || ctx.Err() != nil {
+				continue
+			}
+			if empty++; empty >= emptyFetchesMax || ctx.Err() != nil {
 				yield(nil, fmt.Errorf("partition %d: the commits end before sequence %d", l.partition, last))
 				return
+			}
+			select { // nothing yet: the consumer is still being made, or the stream busy
+			case <-ctx.Done():
+			case <-time.After(readPause):
 			}
 		}
 	}

@@ -46,6 +46,9 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, partition, replicas in
 		// (a client's retry after a lost 202); older repeats are caught
 		// by the owner, which knows every id it has accepted.
 		Duplicates: dedupWindow,
+		// The log is the record: nothing in it is ever taken out.
+		DenyDelete: true,
+		DenyPurge:  true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: make stream: %w", partition, err)
@@ -79,8 +82,12 @@ func (l *Log) Commit(ctx context.Context, after uint64, commit []byte, msgID str
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	ack, err := l.js.Publish(ctx, l.commits, commit, opts...)
+	// 10071 is a fence. 10164 (the constant form, for a replicated
+	// stream) can also answer an owner's next commit sent while its last
+	// one is still being applied: it is tried again (Owner.Append), and
+	// comes back 10071 if another commit really came first.
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 		return 0, fmt.Errorf("partition %d: %w (%v)", l.partition, ErrFenced, err)
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -39,14 +40,16 @@ type Member struct {
 	mu        sync.Mutex
 	owned     map[int]*held
 	takeovers int64
+	closing   sync.WaitGroup // partitions being given up
 
 	stop context.CancelFunc
 	done chan struct{}
 }
 
 type held struct {
-	lease *Lease
-	part  *Partition
+	lease   *Lease
+	part    *Partition // nil while it is being taken over
+	renewed time.Time  // the last successful renewal (or the acquisition)
 }
 
 // Join opens the lease bucket and starts the member's rounds.
@@ -66,7 +69,7 @@ func Join(ctx context.Context, node *Node, cfg MemberConfig) (*Member, error) {
 
 // run renews what is held and takes what is free, on two goroutines: a
 // slow takeover (a large partition's rebuild) must not delay the renewal
-// of leases already held past their TTL.
+// of leases already held, its own included.
 func (m *Member) run(ctx context.Context) {
 	defer close(m.done)
 	var wg sync.WaitGroup
@@ -89,20 +92,73 @@ func (m *Member) every(ctx context.Context, f func(context.Context)) {
 	}
 }
 
-// renew renews every lease held, giving up what is lost.
+// renew renews every lease held, and gives up each partition whose lease
+// is lost (taken, or not renewed for a whole TTL) or whose engine stopped.
+// A renewal that fails for want of an answer is tried again next time:
+// only a lease really gone, or lapsed, gives a partition up.
 func (m *Member) renew(ctx context.Context) {
+	type holding struct {
+		h       *held
+		part    *Partition
+		renewed time.Time
+	}
 	m.mu.Lock()
-	owned := make(map[int]*held, len(m.owned))
+	owned := make(map[int]holding, len(m.owned))
 	for p, h := range m.owned {
-		owned[p] = h
+		owned[p] = holding{h, h.part, h.renewed}
 	}
 	m.mu.Unlock()
-	for p, h := range owned {
+	for p, o := range owned {
+		h := o.h
 		if ctx.Err() != nil {
 			return
 		}
-		m.keep(ctx, p, h)
+		if o.part != nil {
+			if err := o.part.Err(); err != nil {
+				m.giveUp(p, h, err, true)
+				continue
+			}
+		}
+		try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
+		err := h.lease.Renew(try)
+		cancel()
+		switch {
+		case err == nil:
+			m.mu.Lock()
+			h.renewed = time.Now()
+			m.mu.Unlock()
+		case errors.Is(err, ErrLeaseLost):
+			m.giveUp(p, h, err, false)
+		case time.Since(o.renewed) >= m.cfg.LeaseTTL:
+			m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.cfg.LeaseTTL, err), false)
+		}
 	}
+}
+
+// giveUp stops holding p: its partition, if started, is deposed (nothing
+// more is committed, its orders are left to the next owner), on a
+// goroutine of its own so that renewals go on; release gives the lease
+// back when it is still ours (the engine died, not the lease).
+func (m *Member) giveUp(p int, h *held, why error, release bool) {
+	m.mu.Lock()
+	if m.owned[p] != h { // given up already
+		m.mu.Unlock()
+		return
+	}
+	delete(m.owned, p)
+	part := h.part
+	m.mu.Unlock()
+	m.log.Warn("[CLUSTER] Giving a partition up", "partition", p, "err", why)
+	m.closing.Go(func() {
+		if part != nil {
+			part.Depose()
+		}
+		if release {
+			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTTL)
+			defer cancel()
+			_ = m.leases.Release(ctx, h.lease)
+		}
+	})
 }
 
 // takeFree takes free partitions: up to the fair share, and beyond it
@@ -128,52 +184,37 @@ func (m *Member) takeFree(ctx context.Context) {
 	}
 }
 
-// keep renews p's lease, or gives p up if the lease or the engine is lost.
-func (m *Member) keep(ctx context.Context, p int, h *held) {
-	m.mu.Lock()
-	if m.owned[p] != h { // given up meanwhile (Leave, Halt)
-		m.mu.Unlock()
-		return
-	}
-	m.mu.Unlock()
-	err := h.part.Err()
-	if err == nil {
-		err = h.lease.Renew(ctx)
-	}
-	if err == nil {
-		return
-	}
-	m.log.Warn("[CLUSTER] Giving a partition up", "partition", p, "err", err)
-	m.mu.Lock()
-	delete(m.owned, p)
-	m.mu.Unlock()
-	_ = h.part.Close(context.Background())
-}
-
 // take acquires p's lease if it is free and starts the partition here.
+// The lease is renewed from the moment it is acquired, while the
+// partition is being taken over.
 func (m *Member) take(ctx context.Context, p int) {
+	m.free[p] = false
 	lease, ok, err := m.leases.Acquire(ctx, p)
 	if err != nil || !ok {
 		return
 	}
+	h := &held{lease: lease, renewed: time.Now()}
+	m.mu.Lock()
+	m.owned[p] = h
+	m.mu.Unlock()
 	part, err := Own(ctx, m.node.JetStream(), p, m.cfg.Engine)
 	if err != nil {
 		m.log.Warn("[CLUSTER] Could not take a partition over", "partition", p, "err", err)
-		_ = m.leases.Release(ctx, lease)
+		m.giveUp(p, h, err, true)
 		return
 	}
-	// Taking over can outlast the lease (a large partition's rebuild):
-	// hold it only if it is still ours now.
-	if err := lease.Renew(ctx); err != nil {
-		m.log.Warn("[CLUSTER] Lost a partition while taking it over", "partition", p, "err", err)
-		_ = part.Close(context.Background())
-		return
-	}
-	m.free[p] = false
 	m.mu.Lock()
-	m.owned[p] = &held{lease: lease, part: part}
-	m.takeovers++
+	lost := m.owned[p] != h
+	if !lost {
+		h.part = part
+		m.takeovers++
+	}
 	m.mu.Unlock()
+	if lost { // the lease went while the partition was being taken over
+		m.log.Warn("[CLUSTER] Lost a partition while taking it over", "partition", p)
+		part.Depose()
+		return
+	}
 	m.log.Info("[CLUSTER] Took a partition", "partition", p, "node", m.node.Name())
 }
 
@@ -183,7 +224,9 @@ func (m *Member) Owned() map[int]*Partition {
 	defer m.mu.Unlock()
 	out := make(map[int]*Partition, len(m.owned))
 	for p, h := range m.owned {
-		out[p] = h.part
+		if h.part != nil {
+			out[p] = h.part
+		}
 	}
 	return out
 }
@@ -195,9 +238,18 @@ func (m *Member) Takeovers() int64 {
 	return m.takeovers
 }
 
-// Leave stops the rounds, closes every partition held and gives its lease
-// back, so that others take over at once rather than after the TTL.
+// Leave stops the rounds and gives every partition up at once, leases
+// included, so that others take over now rather than after the TTL; the
+// orders under way are left to them (nothing more is committed here).
 func (m *Member) Leave(ctx context.Context) error {
+	return m.halt(ctx, true)
+}
+
+// Halt stops the rounds and the partitions without giving their leases
+// back: what a crash leaves, for tests of takeover.
+func (m *Member) Halt(ctx context.Context) { _ = m.halt(ctx, false) }
+
+func (m *Member) halt(ctx context.Context, release bool) error {
 	m.stop()
 	<-m.done
 	m.mu.Lock()
@@ -206,21 +258,13 @@ func (m *Member) Leave(ctx context.Context) error {
 	m.mu.Unlock()
 	var errs []error
 	for _, h := range owned {
-		errs = append(errs, h.part.Close(ctx), m.leases.Release(ctx, h.lease))
+		if h.part != nil {
+			h.part.Depose()
+		}
+		if release {
+			errs = append(errs, m.leases.Release(ctx, h.lease))
+		}
 	}
+	m.closing.Wait()
 	return errors.Join(errs...)
-}
-
-// Halt stops the rounds and closes the partitions without giving their
-// leases back: what a crash leaves, for tests of takeover.
-func (m *Member) Halt(ctx context.Context) {
-	m.stop()
-	<-m.done
-	m.mu.Lock()
-	owned := m.owned
-	m.owned = map[int]*held{}
-	m.mu.Unlock()
-	for _, h := range owned {
-		_ = h.part.Close(ctx)
-	}
 }

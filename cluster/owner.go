@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,10 +29,15 @@ const (
 // append is refused (ErrFenced), the journal fails, and this owner's
 // engine stops taking writes.
 type Owner struct {
-	log   *Log
-	token string // this takeover's own: makes each commit's Nats-Msg-Id unique to it
-	last  uint64 // the partition's last commit, as this owner knows it
+	log     *Log
+	token   string // this takeover's own: makes each commit's Nats-Msg-Id unique to it
+	last    uint64 // the partition's last commit, as this owner knows it
+	deposed atomic.Bool
 }
+
+// Depose makes every later Append fail as fenced: the owner lost its
+// lease, and must not commit even if the log would still let it.
+func (o *Owner) Depose() { o.deposed.Store(true) }
 
 var _ journal.Replica = (*Owner)(nil)
 
@@ -68,6 +74,9 @@ func (o *Owner) Append(group []byte) error {
 	defer cancel()
 	id := fmt.Sprintf("%s-%d", o.token, o.last)
 	for {
+		if o.deposed.Load() {
+			return fmt.Errorf("partition %d: %w (its lease was lost)", o.log.partition, ErrFenced)
+		}
 		try, cancelTry := context.WithTimeout(ctx, appendTryTimeout)
 		seq, err := o.log.Commit(try, o.last, group, id)
 		cancelTry()
@@ -118,20 +127,31 @@ func retried(ctx context.Context, read func() error) error {
 const (
 	commitsBatch    = 256
 	emptyFetchesMax = 50
+	// replayIdleMax is how long the server keeps a replay's consumer
+	// that nobody reads (its reader died).
+	replayIdleMax = 30 * time.Second
 )
 
 // commitsUpTo yields the data of every commit up to stream sequence last,
-// in order, read with an ordered consumer of the commit subject.
+// in order, read with an ephemeral pull consumer of the commit subject
+// (deleted at the end; the server drops it by itself if this process dies
+// first). Every read is bounded by ctx and by readTries.
 func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		if last == 0 {
 			return
 		}
+		var s jetstream.Stream
 		var c jetstream.Consumer
-		err := retried(ctx, func() error {
-			s, err := l.js.Stream(ctx, l.stream)
-			if err == nil {
-				c, err = s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.commits}})
+		err := retried(ctx, func() (err error) {
+			if s, err = l.js.Stream(ctx, l.stream); err == nil {
+				c, err = s.CreateConsumer(ctx, jetstream.ConsumerConfig{
+					FilterSubject:     l.commits,
+					DeliverPolicy:     jetstream.DeliverAllPolicy,
+					AckPolicy:         jetstream.AckNonePolicy,
+					MemoryStorage:     true,
+					InactiveThreshold: replayIdleMax,
+				})
 			}
 			return err
 		})
@@ -139,6 +159,11 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 			yield(nil, err)
 			return
 		}
+		defer func() {
+			cleanup, cancel := context.WithTimeout(context.Background(), readPause*readTries)
+			defer cancel()
+			_ = s.DeleteConsumer(cleanup, c.CachedInfo().Name)
+		}()
 		for empty := 0; ; {
 			var batch jetstream.MessageBatch
 			err := retried(ctx, func() (err error) {
@@ -156,19 +181,25 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 					continue
 				}
 				meta, err := m.Metadata()
-				if err != nil {
+				switch {
+				case err != nil:
 					yield(nil, err)
 					done = true
-					continue
+				case meta.Sequence.Stream > last: // last itself is gone: never read past it
+					yield(nil, fmt.Errorf("partition %d: commit %d missing from the log", l.partition, last))
+					done = true
+				default:
+					done = !yield(m.Data(), nil) || meta.Sequence.Stream == last
 				}
-				done = !yield(m.Data(), nil) || meta.Sequence.Stream >= last
 			}
 			if done {
 				return
 			}
 			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-				yield(nil, err)
-				return
+				if empty++; empty >= emptyFetchesMax {
+					yield(nil, err)
+					return
+				}
 			}
 			if got > 0 {
 				empty = 0
@@ -178,7 +209,7 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 				yield(nil, fmt.Errorf("partition %d: the commits end before sequence %d", l.partition, last))
 				return
 			}
-			select { // nothing yet: the consumer is still being made, or the stream busy
+			select { // nothing yet: the consumer is still starting, or the stream busy
 			case <-ctx.Done():
 			case <-time.After(readPause):
 			}

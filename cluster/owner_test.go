@@ -27,7 +27,7 @@ func order(id string) inventory.Order {
 func ownJournal(ctx context.Context, t *testing.T, nd *Node, p int) (*journal.Journal, *Owner) {
 	t.Helper()
 	o := NewOwner(openLog(ctx, t, nd, p))
-	j, err := journal.Open("data", journal.Options{FS: vfs.NewMem(), Replica: o})
+	j, err := journal.Open("data", journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: o}) // as Own opens it
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = j.Close() })
 	require.NoError(t, o.TakeOver(ctx, j))

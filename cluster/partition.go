@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,7 @@ type Partition struct {
 	Engine *actors.Engine
 
 	journal *journal.Journal
+	owner   *Owner
 	stop    context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
@@ -102,7 +104,7 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 		return nil, fmt.Errorf("partition %d: intake consumer: %w", p, err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	pt := &Partition{ID: p, Engine: eng, journal: j, stop: stop, done: make(chan struct{})}
+	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, stop: stop, done: make(chan struct{})}
 	go pt.take(runCtx, cons)
 	return pt, nil
 }
@@ -138,36 +140,62 @@ func (pt *Partition) takeBatch(ctx context.Context, cons jetstream.Consumer) boo
 		}
 		return false
 	}
-	stopped := false
+	stopped, full := false, false
 	for m := range batch.Messages() { // drained to its end: the fetch's goroutine ends with it
-		if !stopped {
-			stopped = !pt.place(m)
+		switch {
+		case stopped, full: // offered again at once: to this owner after a pause, or the next
+			_ = m.Nak()
+		default:
+			switch pt.place(m) {
+			case placeStop:
+				stopped = true
+			case placeFull:
+				full = true
+			}
+		}
+	}
+	if full && !stopped {
+		select { // the engine is full: let it drain before asking for more
+		case <-ctx.Done():
+		case <-time.After(intakeRetry):
 		}
 	}
 	return stopped
 }
 
-// place gives one accepted order to the engine; false when the engine
-// can take no more. The order is acknowledged to JetStream once the engine
-// has journaled it (through the log); one the engine throttles is offered
-// again; one that is not an order at all is dropped for good.
-func (pt *Partition) place(m jetstream.Msg) bool {
+// What place did with an order.
+const (
+	placeDone = iota // journaled (or never will be: not an order)
+	placeFull        // the engine is full: offered again later
+	placeStop        // the engine takes no more: the partition stops
+)
+
+// place gives one accepted order to the engine. It is acknowledged to
+// JetStream once the engine has journaled it (through the log). A message
+// that is not an order of this partition — no id, an id other than its
+// Nats-Msg-Id, a SKU of another partition — is dropped for good: taking
+// it would mint a new order at each redelivery, or put a SKU where its
+// owner is not.
+func (pt *Partition) place(m jetstream.Msg) int {
 	var req inventory.OrderRequest
-	if err := json.Unmarshal(m.Data(), &req); err != nil {
+	if err := json.Unmarshal(m.Data(), &req); err != nil || req.ID == "" || req.ID != m.Headers().Get(jetstream.MsgIDHeader) ||
+		PartitionOf(cmp.Or(req.SKU, inventory.DefaultSKU)) != pt.ID {
 		_ = m.Term()
-		return true
+		return placeDone
 	}
 	_, _, err := pt.Engine.PlaceOrder(req)
 	switch {
 	case err == nil, errors.Is(err, inventory.ErrInvalid), errors.Is(err, actors.ErrOrderConflict):
-		_ = m.Ack() // journaled, or never will be: either way done
+		_ = m.Ack()
+		return placeDone
 	case errors.Is(err, actors.ErrIntakeFull):
-		_ = m.NakWithDelay(intakeRetry)
+		_ = m.Nak()
+		return placeFull
 	default: // the engine stopped (its journal failed: fenced, or no majority)
+		_ = m.Nak()
 		pt.fail(fmt.Errorf("partition %d: %w", pt.ID, err))
-		return false
+		return placeStop
 	}
-	return true
 }
 
 func (pt *Partition) fail(err error) {
@@ -178,18 +206,37 @@ func (pt *Partition) fail(err error) {
 	}
 }
 
-// Err is why the partition stopped taking orders, or nil while it takes
-// them (or after Close).
+// Err is why the partition can no longer serve, or nil: its intake
+// stopped, or its engine takes no writes (its journal failed through any
+// writer: an allocation, a redriven order, chaos).
 func (pt *Partition) Err() error {
 	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	return pt.err
+	err := pt.err
+	pt.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := pt.Engine.Err(); err != nil {
+		return fmt.Errorf("partition %d: %w", pt.ID, err)
+	}
+	return nil
 }
 
 // Done is closed when the partition has stopped taking orders.
 func (pt *Partition) Done() <-chan struct{} { return pt.done }
 
-// Close stops taking orders, then the engine and the journal.
+// Depose stops the partition at once after its lease was lost: nothing
+// more is committed (Owner.Depose), the intake stops, and the engine is
+// closed without waiting for its orders — the next owner drives them.
+func (pt *Partition) Depose() {
+	pt.owner.Depose()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = pt.Close(ctx)
+}
+
+// Close stops taking orders, then the engine (waiting for its orders
+// until ctx ends) and the journal.
 func (pt *Partition) Close(ctx context.Context) error {
 	pt.stop()
 	<-pt.done

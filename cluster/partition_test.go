@@ -73,8 +73,20 @@ func TestOrdersEndOnceAcrossAnOwnersDeath(t *testing.T) {
 	nodes[0].Close()
 	nodes[0] = nil
 	accept(60, 1, 2)
-	<-first.Done() // its journal can no longer commit: it stopped taking orders
+	<-first.Done() // its connection closed: it stopped taking orders
 	_ = first.Close(ctx)
+
+	// Some of them were taken by an owner that died before journaling
+	// them: fetched from the partition's intake, never acknowledged.
+	cons, err := nodes[2].JetStream().Consumer(ctx, logs[2].stream, fmt.Sprintf("owner_p%02d", p))
+	require.NoError(t, err)
+	taken, err := cons.FetchNoWait(10)
+	require.NoError(t, err)
+	var held int
+	for range taken.Messages() {
+		held++
+	}
+	require.Positive(t, held, "the dead owner had orders in hand")
 
 	next, err := Own(ctx, nodes[1].JetStream(), p, cfg)
 	require.NoError(t, err)
@@ -85,7 +97,7 @@ func TestOrdersEndOnceAcrossAnOwnersDeath(t *testing.T) {
 		assert.Equal(t, o.Status, after[id].Status, "order %s", id)
 		assert.Equal(t, o.Allocations, after[id].Allocations, "order %s ended once: the new owner keeps its outcome", id)
 	}
-	taken := map[string]inventory.CentiLbs{}
+	took := map[string]inventory.CentiLbs{}
 	var allocated int
 	for _, o := range after {
 		if o.Status != inventory.StatusAllocated {
@@ -95,13 +107,86 @@ func TestOrdersEndOnceAcrossAnOwnersDeath(t *testing.T) {
 		var sum inventory.CentiLbs
 		for _, a := range o.Allocations {
 			sum += a.Lbs
-			taken[a.PalletID] += a.Lbs
+			took[a.PalletID] += a.Lbs
 		}
 		assert.Equal(t, o.Request.Amount, sum, "order %s: all or nothing", o.Request.ID)
 	}
 	assert.Positive(t, allocated)
-	for _, st := range next.Engine.Inventory(inventory.DefaultSKU) {
-		assert.GreaterOrEqual(t, st.OnHand, inventory.CentiLbs(0), "pallet %s", st.Spec.ID)
+	// No pound allocated twice: each pallet's ledger sums to its weight,
+	// and its allocation lines to what the orders say they took from it.
+	for _, spec := range specs {
+		st, err := next.Engine.Pallet(spec.ID)
+		require.NoError(t, err)
+		entries, _, err := next.Engine.Ledger(spec.ID, nil, 100_000)
+		require.NoError(t, err)
+		var sum, out inventory.CentiLbs
+		for _, e := range entries {
+			sum += e.Lbs
+			if e.Kind == inventory.LedgerAllocated || e.Kind == inventory.LedgerReturned {
+				out -= e.Lbs
+			}
+		}
+		assert.Equal(t, st.OnHand, sum, "pallet %s: ledger sums to weight", spec.ID)
+		assert.Equal(t, took[spec.ID], out, "pallet %s: allocated once", spec.ID)
+		assert.GreaterOrEqual(t, st.OnHand, inventory.CentiLbs(0), "pallet %s", spec.ID)
 	}
 	t.Logf("%d orders, %d allocated; the partition moved from n0 to n1", len(after), allocated)
+}
+
+// An intake message that is not an order of this partition is dropped,
+// never turned into an order: without an id, each redelivery would mint a
+// new one; with a SKU of another partition, it would be sold where its
+// owner is not.
+func TestTheIntakeTakesOnlyOrdersOfItsPartition(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := PartitionOf(inventory.DefaultSKU)
+	cfg := actors.DefaultConfig()
+	cfg.Chaos.Interval = 0
+	pt, err := Own(ctx, nodes[0].JetStream(), p, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pt.Close(context.Background())) }()
+	specs, err := seed.Synthetic{Count: 5, Seed: 1, Now: time.Now()}.Pallets(ctx)
+	require.NoError(t, err)
+	_, err = pt.Engine.ReceivePallets(specs)
+	require.NoError(t, err)
+	other := "beef"
+	for PartitionOf(other) == p {
+		other += "+"
+	}
+	l := openLog(ctx, t, nodes[1], p)
+	bad := []struct {
+		msgID string
+		req   inventory.OrderRequest
+	}{
+		{"no-id", inventory.OrderRequest{Customer: "c", SKU: inventory.DefaultSKU, Amount: inventory.Lbs(1)}},
+		{"other-id", inventory.OrderRequest{ID: "not-other-id", Customer: "c", SKU: inventory.DefaultSKU, Amount: inventory.Lbs(1)}},
+		{"wrong-sku", inventory.OrderRequest{ID: "wrong-sku", Customer: "c", SKU: other, Amount: inventory.Lbs(1)}},
+	}
+	for _, b := range bad {
+		body, err := EncodeOrder(b.req)
+		require.NoError(t, err)
+		_, _, err = l.Accept(ctx, b.msgID, body)
+		require.NoError(t, err)
+	}
+	_, _, err = l.Accept(ctx, "good", []byte("{not json"))
+	require.NoError(t, err)
+	body, err := EncodeOrder(inventory.OrderRequest{ID: "good", Customer: "c", SKU: inventory.DefaultSKU, Amount: inventory.Lbs(1), CreatedAt: time.Now()})
+	require.NoError(t, err)
+	_, _, err = l.Accept(ctx, "good-2", body) // the id in the body is not the message's
+	require.NoError(t, err)
+	body, err = EncodeOrder(inventory.OrderRequest{ID: "fine", Customer: "c", SKU: inventory.DefaultSKU, Amount: inventory.Lbs(1), CreatedAt: time.Now()})
+	require.NoError(t, err)
+	_, _, err = l.Accept(ctx, "fine", body)
+	require.NoError(t, err)
+
+	waitEnded(t, pt.Engine, []string{"fine"}) // the intake is read in order: everything before it was handled
+	for _, id := range []string{"no-id", "other-id", "not-other-id", "wrong-sku", "good", "good-2"} {
+		_, err := pt.Engine.Order(id)
+		assert.ErrorIs(t, err, actors.ErrNotFound, "%s is no order", id)
+	}
+	orders, _, err := pt.Engine.ListOrders(actors.OrderQuery{Limit: 100})
+	require.NoError(t, err)
+	assert.Len(t, orders, 1, "only the one good order")
 }

@@ -17,8 +17,11 @@ import (
 
 // Errors of the journal, for callers to branch on.
 var (
-	// ErrFailed: a write failed (a full disk, an I/O error). Nothing after
-	// it is persisted or acknowledged; the journal takes no more writes.
+	// ErrFailed: a write failed (a full disk, an I/O error, a replica that
+	// refused it). Nothing after it is acknowledged, and the journal takes
+	// no more writes; a commit answered with it may still have reached the
+	// disk or the replica (its outcome is unknown, as after any lost
+	// answer), but one acknowledged before it is always read back.
 	ErrFailed = errors.New("journal write failed")
 	// ErrCorrupt: the data directory holds something that is not a
 	// readable Baconator journal.
@@ -85,7 +88,11 @@ type Options struct {
 
 // Replica receives the journal's groups before they are written (see
 // Options.Replica). Append is called by the journal's one writer, one
-// group at a time, in commit order.
+// group at a time, in commit order; group is the journal's own buffer,
+// not to be kept or used after Append returns. A group the replica took
+// whose local write then failed is answered ErrFailed all the same: its
+// outcome is unknown to the caller (a retry with the same order id is
+// the way to learn it), and the partition's next owner restores it.
 type Replica interface {
 	Append(group []byte) error
 }
@@ -112,6 +119,7 @@ type Journal struct {
 	// once the journal has failed, reads are served from good: nothing is
 	// ever read back that was not acknowledged as durable.
 	good    atomic.Pointer[pebble.Snapshot]
+	settled chan struct{} // closed by land once good is final after a failure
 	events  *eventLog
 	commits atomic.Int64
 	groups  atomic.Int64
@@ -218,7 +226,7 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: %w: events: %v", dir, ErrCorrupt, err)
 	}
-	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), secret: secret, wo: wo, volatile: o.Volatile, replica: o.Replica, events: events}
+	j := &Journal{db: db, lock: lock, dir: dir, log: o.Logger, queue: make(chan *request, queueCapacity), done: make(chan struct{}), settled: make(chan struct{}), secret: secret, wo: wo, volatile: o.Volatile, replica: o.Replica, events: events}
 	go j.write()
 	return j, nil
 }
@@ -331,6 +339,7 @@ func (j *Journal) Secret() []byte { return j.secret }
 // database as the last successful write left it.
 func (j *Journal) reader() pebble.Reader {
 	if j.failed.Load() != nil {
+		<-j.settled
 		if s := j.good.Load(); s != nil {
 			return s
 		}
@@ -368,19 +377,33 @@ func (j *Journal) Commit(b *Batch) error {
 // It must finish before the first Commit. It goes around the Replica (the
 // groups came from it) and ends with the event log's ends read anew.
 func (j *Journal) Restore(groups iter.Seq2[[]byte, error]) error {
+	if err := j.restore(groups); err != nil {
+		// Half a state must not take commits: its event ids, for one,
+		// would be given twice.
+		return j.fail(fmt.Errorf("restore: %w", err))
+	}
+	return j.events.reload(j.db)
+}
+
+func (j *Journal) restore(groups iter.Seq2[[]byte, error]) error {
 	for g, err := range groups {
 		if err != nil {
-			return fmt.Errorf("restore: %w", err)
+			return err
 		}
 		b := j.db.NewBatch()
 		if err := b.SetRepr(bytes.Clone(g)); err != nil {
-			return fmt.Errorf("restore: %w: %v", ErrCorrupt, err)
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		if err := b.Commit(j.wo); err != nil {
-			return fmt.Errorf("restore: %w", err)
+		err := b.Commit(pebble.NoSync)
+		_ = b.Close()
+		if err != nil {
+			return err
 		}
 	}
-	return j.events.reload(j.db)
+	if j.volatile {
+		return nil
+	}
+	return j.db.LogData(nil, pebble.Sync) // one sync for the whole restore
 }
 
 // Err is the write error that stopped the journal, or nil.
@@ -507,6 +530,9 @@ func (j *Journal) land(flights <-chan *flight, landed chan<- struct{}) {
 				err = serr
 			}
 		}
+		if err == nil && !acked {
+			err = j.Err() // an earlier group was refused
+		}
 		if acked {
 			j.setGood(f.before)
 		} else if f.before != nil {
@@ -514,7 +540,10 @@ func (j *Journal) land(flights <-chan *flight, landed chan<- struct{}) {
 		}
 		if err != nil {
 			err = j.fail(err)
-		} else if err = j.Err(); err == nil {
+			if acked {
+				close(j.settled) // good, the state before f, is final
+			}
+		} else {
 			j.events.committed(f.newest)
 			j.commits.Add(int64(len(f.group)))
 			j.groups.Add(1)
@@ -540,7 +569,7 @@ func (j *Journal) setGood(s *pebble.Snapshot) {
 }
 
 func (j *Journal) fail(cause error) error {
-	err := fmt.Errorf("%w in %s: %v", ErrFailed, j.dir, cause)
+	err := fmt.Errorf("%w in %s: %w", ErrFailed, j.dir, cause)
 	if j.failed.CompareAndSwap(nil, &err) {
 		j.log.Error(fmt.Sprintf("[ALERT] Journal write failed in %s: %v. Nothing after it was acknowledged; refusing every write until a restart recovers from what was persisted.", j.dir, cause))
 	}

@@ -49,6 +49,26 @@ func newGatedFS() (vfs.FS, *syncGate) {
 	return fs, g
 }
 
+// aAckedBInFlightCRefused commits A, then writes B and holds its sync,
+// then has the replica refuse C: the journal has failed with B in flight.
+// Release the gate to let B land; bDone and cDone carry their answers.
+func aAckedBInFlightCRefused(t *testing.T) (j *journal.Journal, fs vfs.FS, gate *syncGate, bDone, cDone chan error) {
+	t.Helper()
+	fs, gate = newGatedFS()
+	rep := &flakyReplica{}
+	j, err := journal.Open("data", journal.Options{FS: fs, Replica: rep})
+	require.NoError(t, err)
+	require.NoError(t, commitOrder(j, "A"))
+	gate.hold.Store(true)
+	bDone, cDone = make(chan error, 1), make(chan error, 1)
+	go func() { bDone <- commitOrder(j, "B") }()
+	<-gate.blocked // B's sync is held: B is in flight
+	rep.refuse.Store(true)
+	go func() { cDone <- commitOrder(j, "C") }()
+	require.Eventually(t, func() bool { return j.Err() != nil }, 5*time.Second, time.Millisecond)
+	return j, fs, gate, bDone, cDone
+}
+
 func commitOrder(j *journal.Journal, id string) error {
 	var b journal.Batch
 	b.PutOrder(order(id), "")
@@ -59,22 +79,7 @@ func commitOrder(j *journal.Journal, id string) error {
 // refused by the replica: the journal fails. A was acknowledged, so it
 // must still be read back.
 func TestAnAcknowledgedGroupIsReadBackRightAfterALaterOneFails(t *testing.T) {
-	fs, gate := newGatedFS()
-	rep := &flakyReplica{}
-	j, err := journal.Open("data", journal.Options{FS: fs, Replica: rep})
-	require.NoError(t, err)
-
-	require.NoError(t, commitOrder(j, "A"))
-
-	gate.hold.Store(true)
-	bDone := make(chan error, 1)
-	go func() { bDone <- commitOrder(j, "B") }()
-	<-gate.blocked // B's sync is held: B is in flight
-
-	rep.refuse.Store(true)
-	cDone := make(chan error, 1)
-	go func() { cDone <- commitOrder(j, "C") }()
-	require.Eventually(t, func() bool { return j.Err() != nil }, 5*time.Second, time.Millisecond)
+	j, _, gate, bDone, cDone := aAckedBInFlightCRefused(t)
 
 	read := make(chan bool, 1)
 	go func() { _, ok, _ := j.Order("A"); read <- ok }()
@@ -97,20 +102,7 @@ func TestAnAcknowledgedGroupIsReadBackRightAfterALaterOneFails(t *testing.T) {
 // Readers after a failure never hold a fallback snapshot that is then
 // replaced and closed under them (Pebble panics: "pebble: closed").
 func TestReadsNeverUseAFallbackSnapshotBeingReplaced(t *testing.T) {
-	fs, gate := newGatedFS()
-	rep := &flakyReplica{}
-	j, err := journal.Open("data", journal.Options{FS: fs, Replica: rep})
-	require.NoError(t, err)
-	require.NoError(t, commitOrder(j, "A"))
-
-	gate.hold.Store(true)
-	bDone := make(chan error, 1)
-	go func() { bDone <- commitOrder(j, "B") }()
-	<-gate.blocked
-	rep.refuse.Store(true)
-	cDone := make(chan error, 1)
-	go func() { cDone <- commitOrder(j, "C") }()
-	require.Eventually(t, func() bool { return j.Err() != nil }, 5*time.Second, time.Millisecond)
+	j, _, gate, bDone, cDone := aAckedBInFlightCRefused(t)
 
 	var stop atomic.Bool
 	var panics atomic.Int64
@@ -147,20 +139,7 @@ func TestReadsNeverUseAFallbackSnapshotBeingReplaced(t *testing.T) {
 // B is written, synced and replicated before C is refused: B's answer
 // and what a restart reads back agree.
 func TestAGroupIsReadBackAfterARestartOnlyIfAcknowledged(t *testing.T) {
-	fs, gate := newGatedFS()
-	rep := &flakyReplica{}
-	j, err := journal.Open("data", journal.Options{FS: fs, Replica: rep})
-	require.NoError(t, err)
-	require.NoError(t, commitOrder(j, "A"))
-
-	gate.hold.Store(true)
-	bDone := make(chan error, 1)
-	go func() { bDone <- commitOrder(j, "B") }()
-	<-gate.blocked
-	rep.refuse.Store(true)
-	cDone := make(chan error, 1)
-	go func() { cDone <- commitOrder(j, "C") }()
-	require.Eventually(t, func() bool { return j.Err() != nil }, 5*time.Second, time.Millisecond)
+	j, fs, gate, bDone, cDone := aAckedBInFlightCRefused(t)
 	gate.hold.Store(false)
 	close(gate.release)
 	errB := <-bDone

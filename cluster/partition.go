@@ -18,6 +18,10 @@ import (
 	"github.com/baconator/baconator/journal"
 )
 
+// partitionMemTableBytes is each partition journal's write buffer: a node
+// may hold a dozen partitions, and a busy journal two buffers.
+const partitionMemTableBytes = 8 << 20
+
 // Bounds of a partition's intake.
 const (
 	// intakeBatch is how many accepted orders an owner takes at once.
@@ -68,7 +72,7 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	owner := NewOwner(log)
 	// The log is the system of record: the local journal is a cache of
 	// it, rebuilt at every takeover, so it needs no log or sync of its own.
-	j, err := journal.Open(fmt.Sprintf("p%02d", p), journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: owner})
+	j, err := journal.Open(fmt.Sprintf("p%02d", p), journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: owner, MemTableBytes: partitionMemTableBytes})
 	if err != nil {
 		return nil, err
 	}

@@ -42,20 +42,18 @@ const (
 	groupCommitsMax = 4096
 )
 
-// memTableBytes is Pebble's write buffer (its default is 4 MiB).
+// memTableBytes is Pebble's write buffer unless Options.MemTableBytes
+// says otherwise (Pebble's own default is 4 MiB).
 const memTableBytes = 64 << 20
 
-// cacheBytes is Pebble's block cache. Pebble charges every memtable it
+// blockCacheBytes is what the block cache holds of tables' filters,
+// indexes and data beside two memtables. Pebble charges every memtable it
 // allocates (and the one it keeps to recycle) to the block cache: with its
 // default 8 MiB cache and our 64 MiB memtables, nothing was ever cached
 // once the memtable had grown past 8 MiB, and each lookup of a new order
 // id read and checksummed a Bloom filter and two index blocks per table
-// from disk (7 µs, against 1 µs cached). So the cache holds two
-// memtables' charge and blockCacheBytes of blocks beside them.
-const cacheBytes = 2*memTableBytes + blockCacheBytes
-
-// blockCacheBytes is what the block cache holds of tables' filters,
-// indexes and data while two memtables are charged to it.
+// from disk (7 µs, against 1 µs cached). So the cache is sized two
+// memtables' charge plus this.
 const blockCacheBytes = 32 << 20
 
 // bloomBitsPerKey sizes the Bloom filters: 10 bits a key is a 1% false
@@ -77,6 +75,10 @@ type Options struct {
 	// EventsKept is how many events the event log keeps (events.go);
 	// 0 means DefaultEventsKept.
 	EventsKept int
+	// MemTableBytes is Pebble's write buffer; 0 means 64 MiB. A node
+	// holding many journals (the cluster's, one a partition) gives each
+	// a smaller one: a busy journal holds two of them in memory.
+	MemTableBytes int
 	// Replica, if set, is given every group before Pebble is, as the
 	// Pebble batch's own encoding, and the group is written only once the
 	// replica has it. In cluster mode it is the partition's replicated
@@ -170,6 +172,10 @@ func Open(dir string, o Options) (*Journal, error) {
 			return nil, fmt.Errorf("open journal in %s: clear what a first start left: %w", dir, err)
 		}
 	}
+	memTable := memTableBytes
+	if o.MemTableBytes > 0 {
+		memTable = o.MemTableBytes
+	}
 	opts := &pebble.Options{
 		FS:               o.FS,
 		Lock:             lock,
@@ -179,7 +185,7 @@ func Open(dir string, o Options) (*Journal, error) {
 		// within milliseconds: a larger memtable lets the second write
 		// replace the first before it is ever flushed, which halves what
 		// compactions have to carry.
-		MemTableSize: memTableBytes,
+		MemTableSize: uint64(memTable),
 		DisableWAL:   o.Volatile,
 	}
 	// Every new order id is looked up before it is accepted (an id from
@@ -187,7 +193,7 @@ func Open(dir string, o Options) (*Journal, error) {
 	// most of those lookups without reading a block. Level 0 sets it for
 	// every level below.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
-	cache := pebble.NewCache(cacheBytes)
+	cache := pebble.NewCache(int64(2*memTable + blockCacheBytes))
 	defer cache.Unref() // the database keeps its own reference
 	opts.Cache = cache
 	db, err := pebble.Open(dir, opts)

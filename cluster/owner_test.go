@@ -13,14 +13,12 @@ import (
 
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
+	"github.com/baconator/baconator/journal/journaltest"
 )
 
 var t0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
-func order(id string) inventory.Order {
-	return inventory.Order{Request: inventory.OrderRequest{ID: id, Customer: "c", SKU: "pork", Amount: inventory.Lbs(10), CreatedAt: t0},
-		Status: inventory.StatusQueued, AcceptedAt: t0}
-}
+func order(id string) inventory.Order { return journaltest.QueuedOrder(id, t0) }
 
 // ownJournal opens a fresh journal on node nd as partition p's owner and
 // takes the partition over from its log.

@@ -520,10 +520,12 @@ func (j *Journal) apply(f *flight) (err error) {
 }
 
 // land answers the groups in the order they were written, each once its
-// sync is done. A group is acknowledged only while the journal has not
-// failed. Reads fall back, once it has, to the snapshot taken before the
-// first group not acknowledged: since groups land in order, every group
-// before that one was acknowledged and nothing from it on was.
+// sync is done. A group is acknowledged when its own write and sync
+// succeeded and every group before it was acknowledged — even if a later
+// group has already failed the journal. Reads after a failure wait for
+// settled and then use the snapshot taken before the first group not
+// acknowledged: since groups land in order, every group before it was
+// acknowledged and nothing from it on was.
 func (j *Journal) land(flights <-chan *flight, landed chan<- struct{}) {
 	defer close(landed)
 	acked := true // every group landed so far was acknowledged

@@ -21,16 +21,14 @@ import (
 	"github.com/baconator/baconator/internal/testkit"
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
+	"github.com/baconator/baconator/journal/journaltest"
 )
 
 func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 
 var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-func order(id string) inventory.Order {
-	return inventory.Order{Request: inventory.OrderRequest{ID: id, Customer: "c", SKU: "pork", Amount: inventory.Lbs(10), CreatedAt: t0},
-		Status: inventory.StatusQueued, AcceptedAt: t0}
-}
+func order(id string) inventory.Order { return journaltest.QueuedOrder(id, t0) }
 
 func pallet(id string) inventory.PalletSpec {
 	return inventory.PalletSpec{ID: id, SKU: "pork", Lot: "L", Supplier: "S", Weight: inventory.Lbs(100), Received: t0, Expires: t0.Add(240 * time.Hour)}

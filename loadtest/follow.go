@@ -33,8 +33,8 @@ const (
 	// earlyMax bounds the ends heard before their POST's answer was read
 	// (its order then waits out followPatience and polls).
 	earlyMax = 1 << 20
-	// reconnectsMax bounds reconnections after the stream was cut;
-	// past it every order is long-polled.
+	// reconnectsMax bounds reconnections in a row, none of which brought
+	// an event; past it every order is long-polled.
 	reconnectsMax = 20
 	// eventLineMax bounds one line of the stream: a longer one cuts it.
 	eventLineMax = 64 << 10
@@ -153,9 +153,13 @@ func (f *streamFollower) run(ctx context.Context, resp *http.Response) {
 	defer close(f.done)
 	lastID := ""
 	for cuts := 0; ; {
+		before := lastID
 		var err error
 		lastID, err = f.read(resp, lastID)
 		_ = resp.Body.Close()
+		if lastID != before {
+			cuts = 0 // the stream was good for a while: a soak may be cut now and then
+		}
 		if ctx.Err() != nil {
 			return
 		}

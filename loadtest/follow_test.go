@@ -146,3 +146,25 @@ func TestOrderBodies(t *testing.T) {
 		assert.Equal(t, want, got)
 	}
 }
+
+// A long run may be cut many times: only cuts in a row that bring no
+// event count against the bound, so a stream that keeps delivering is
+// never given up for long polls.
+func TestAStreamCutOftenButDeliveringIsKept(t *testing.T) {
+	var scripts [][]string
+	for i := range reconnectsMax + 5 {
+		scripts = append(scripts, []string{orderFrame(uint64(i+1), fmt.Sprintf("run-%d", i+1), "allocated")})
+	}
+	s := newScriptedEvents(scripts...)
+	f, _ := followAgainst(t, s)
+	last := fmt.Sprintf("run-%d", len(scripts))
+	o, err := f.wait(context.Background(), last)
+	require.NoError(t, err)
+	assert.Equal(t, "allocated", o.Status)
+	assert.Zero(t, s.polls.Load(), "heard on the stream, not polled")
+	select {
+	case <-f.lost:
+		t.Fatal("the follower gave the stream up")
+	default:
+	}
+}

@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,15 @@ func TestSyntheticMatchesTheOriginalDemo(t *testing.T) {
 	other, err := Synthetic{Count: 2000, Seed: 43, Now: now}.Pallets(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, specs, other)
+
+	tagged, err := Synthetic{Count: 3, Seed: 42, Now: now, SKU: "beef", Tag: "p07"}.Pallets(context.Background())
+	require.NoError(t, err)
+	for i, s := range tagged {
+		require.NoError(t, s.Validate())
+		assert.Equal(t, "beef", s.SKU)
+		assert.Equal(t, fmt.Sprintf("P-p07-%04d", i+1), s.ID, "a tag keeps ids apart from another warehouse's")
+		assert.Regexp(t, `^L-p07-\d{8}-\d{3}$`, s.Lot)
+	}
 }
 
 const goodJSON = `[

@@ -17,6 +17,12 @@ type Synthetic struct {
 	Count int
 	Seed  uint64
 	Now   time.Time
+	// SKU is the pallets' SKU; empty is pork.
+	SKU string
+	// Tag, if set, goes into every pallet id and lot (P-<tag>-0001,
+	// L-<tag>-20261126-001): warehouses seeded apart — a cluster's
+	// partitions — then never share an id.
+	Tag string
 }
 
 // Synthetic's fixed shape.
@@ -38,6 +44,13 @@ func (s Synthetic) Pallets(ctx context.Context) ([]inventory.PalletSpec, error) 
 	specs := make([]inventory.PalletSpec, s.Count)
 	width := len(fmt.Sprint(s.Count))
 	width = max(width, 4)
+	sku, tag := inventory.DefaultSKU, ""
+	if s.SKU != "" {
+		sku = s.SKU
+	}
+	if s.Tag != "" {
+		tag = s.Tag + "-"
+	}
 	for i := range specs {
 		if i%10_000 == 0 && ctx.Err() != nil {
 			return nil, fmt.Errorf("synthetic seed: %w", ctx.Err())
@@ -46,9 +59,9 @@ func (s Synthetic) Pallets(ctx context.Context) ([]inventory.PalletSpec, error) 
 		expiresIn := time.Duration(syntheticExpiryMinD)*24*time.Hour +
 			time.Duration(rng.Int64N(int64(syntheticExpiryMaxD-syntheticExpiryMinD)*24*int64(time.Hour)))
 		specs[i] = inventory.PalletSpec{
-			ID:       fmt.Sprintf("P-%0*d", width, i+1),
-			SKU:      inventory.DefaultSKU,
-			Lot:      fmt.Sprintf("L-%s-%03d", received.Format("20060102"), 1+i%1000),
+			ID:       fmt.Sprintf("P-%s%0*d", tag, width, i+1),
+			SKU:      sku,
+			Lot:      fmt.Sprintf("L-%s%s-%03d", tag, received.Format("20060102"), 1+i%1000),
 			Supplier: fmt.Sprintf("Farm_%d", 1+rng.IntN(syntheticSuppliers)),
 			Weight:   inventory.Lbs(syntheticWeightLbs),
 			Received: received,

@@ -26,6 +26,9 @@ func TestPartitionsSpreadSKUs(t *testing.T) {
 		assert.InDelta(t, 100, n, 40, "partition %d", p)
 	}
 	assert.Equal(t, PartitionOf("pork"), PartitionOf("pork"), "every node computes the same")
+	for p, sku := range SeedSKUs {
+		assert.Equal(t, p, PartitionOf(sku), "the seed's SKU for partition %d is %s", p, sku)
+	}
 }
 
 // startCluster starts n nodes on 127.0.0.1 and waits for JetStream's

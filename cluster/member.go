@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/inventory"
 )
 
 // MemberConfig is how a node takes its share of the partitions.
@@ -23,6 +24,10 @@ type MemberConfig struct {
 	// Engine configures each partition's engine (its Journal is set per
 	// partition).
 	Engine actors.Config
+	// Seed, if set, is the stock a partition is given the first time it is
+	// owned (its log holds no pallet, received or retired): p's share of
+	// the warehouse. It is received as one commit, so it happens once.
+	Seed   func(p int) ([]inventory.PalletSpec, error)
 	Logger *slog.Logger
 }
 
@@ -54,7 +59,11 @@ type held struct {
 
 // Join opens the lease bucket and starts the member's rounds.
 func Join(ctx context.Context, node *Node, cfg MemberConfig) (*Member, error) {
-	leases, err := OpenLeases(ctx, node.JetStream(), node.Name(), cfg.LeaseTTL, Replicas)
+	var leases *Leases
+	err := retried(ctx, func() (err error) {
+		leases, err = OpenLeases(ctx, node.JetStream(), node.Name(), cfg.LeaseTTL, Replicas)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +212,12 @@ func (m *Member) take(ctx context.Context, p int) {
 		m.giveUp(p, h, err, true)
 		return
 	}
+	if err := m.start(part); err != nil {
+		m.log.Warn("[CLUSTER] Could not start a partition", "partition", p, "err", err)
+		part.Depose()
+		m.giveUp(p, h, err, true)
+		return
+	}
 	m.mu.Lock()
 	lost := m.owned[p] != h
 	if !lost {
@@ -216,6 +231,24 @@ func (m *Member) take(ctx context.Context, p int) {
 		return
 	}
 	m.log.Info("[CLUSTER] Took a partition", "partition", p, "node", m.node.Name())
+}
+
+// start seeds a partition owned for the first time and starts answering
+// its forwarded requests.
+func (m *Member) start(part *Partition) error {
+	if m.cfg.Seed != nil && len(part.Engine.Inventory("")) == 0 && part.Engine.RetiredCount("") == 0 {
+		specs, err := m.cfg.Seed(part.ID)
+		if err != nil {
+			return err
+		}
+		if len(specs) > 0 {
+			if _, err := part.Engine.ReceivePallets(specs); err != nil {
+				return fmt.Errorf("partition %d: seed: %w", part.ID, err)
+			}
+			m.log.Info("[CLUSTER] Seeded a partition", "partition", part.ID, "pallets", len(specs))
+		}
+	}
+	return part.serve(m.node.nc)
 }
 
 // Owned is the partitions this node holds, by number.

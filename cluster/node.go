@@ -32,6 +32,9 @@ type Node struct {
 	js  jetstream.JetStream
 }
 
+// payloadMax is the largest message the servers carry.
+const payloadMax = 8 << 20
+
 // clusterName names the NATS cluster every node joins.
 const clusterName = "baconator"
 
@@ -51,6 +54,9 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		JetStream:  true,
 		StoreDir:   cfg.DataDir,
 		SyncAlways: true,
+		// A forwarded answer (a page of a list) may be larger than
+		// NATS's default 1 MiB.
+		MaxPayload: payloadMax,
 		NoSigs:     true,
 		NoLog:      true,
 		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),

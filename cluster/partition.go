@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/baconator/baconator/actors"
+	"github.com/baconator/baconator/httpapi"
 	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/journal"
 )
@@ -37,6 +38,10 @@ const (
 	intakeRetry = 50 * time.Millisecond
 )
 
+// ownerConsumer names the durable consumer through which a partition's
+// owners take its intake, one after another.
+func ownerConsumer(p int) string { return fmt.Sprintf("owner_p%02d", p) }
+
 // Partition is a partition this node owns: an engine rebuilt from the
 // partition's log, fed the orders any node accepted into its intake, and
 // whose every commit goes to the log first, fenced. It stops — and the
@@ -48,10 +53,13 @@ type Partition struct {
 
 	journal *journal.Journal
 	owner   *Owner
+	log     *Log
 	stop    context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error // why the intake stopped, if not by Close
+
+	servingState // forwarded requests (forward.go)
 }
 
 // EncodeOrder is an accepted order as the intake carries it.
@@ -94,7 +102,7 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	var cons jetstream.Consumer
 	err = retried(ctx, func() (err error) {
 		cons, err = js.CreateOrUpdateConsumer(ctx, log.stream, jetstream.ConsumerConfig{
-			Durable:       fmt.Sprintf("owner_p%02d", p),
+			Durable:       ownerConsumer(p),
 			FilterSubject: log.intake,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       intakeAckWait,
@@ -107,8 +115,13 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 		_ = j.Close()
 		return nil, fmt.Errorf("partition %d: intake consumer: %w", p, err)
 	}
+	// The partition's own API, reached by forwarded requests only: the
+	// gateway that forwards them has checked their keys.
+	api := httpapi.New(httpapi.Config{Engine: eng, Logger: cfg.Logger})
+	api.SetReady()
 	runCtx, stop := context.WithCancel(context.Background())
-	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, stop: stop, done: make(chan struct{})}
+	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, log: log, stop: stop, done: make(chan struct{}),
+		servingState: servingState{api: api, intake: cons, slots: make(chan struct{}, forwardSlots)}}
 	go pt.take(runCtx, cons)
 	return pt, nil
 }
@@ -242,6 +255,7 @@ func (pt *Partition) Depose() {
 // Close stops taking orders, then the engine (waiting for its orders
 // until ctx ends) and the journal.
 func (pt *Partition) Close(ctx context.Context) error {
+	pt.stopServing()
 	pt.stop()
 	<-pt.done
 	return errors.Join(pt.Engine.Close(ctx), pt.journal.Close())

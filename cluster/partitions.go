@@ -14,3 +14,8 @@ func PartitionOf(sku string) int {
 	_, _ = h.Write([]byte(sku))
 	return int(h.Sum32() % Partitions)
 }
+
+// SeedSKUs is a SKU for each partition, SeedSKUs[p] hashing to p: the
+// synthetic warehouse a cluster seeds spreads its stock over every
+// partition with them, where pork alone would all be in one.
+var SeedSKUs = [Partitions]string{"chicken", "veal", "hock", "beef", "bison", "lamb", "goat", "pork", "goose", "ham", "mutton", "turkey"}

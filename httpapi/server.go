@@ -38,6 +38,9 @@ type Server struct {
 	streams  streamSlots // the open event streams
 	floor    floorShared // the last floor snapshot
 	ring     eventRing   // the newest events, encoded once for every stream
+
+	cluster Cluster // a cluster node's gateway (NewGateway): no engine of its own
+	located located // where the gateway found each order, pallet and lot
 }
 
 // New builds the API's routes.
@@ -128,8 +131,12 @@ func (s *Server) readyz(c echo.Context) error {
 		return problem(http.StatusServiceUnavailable, "shutting-down", "the server is shutting down")
 	case !s.ready.Load():
 		return problem(http.StatusServiceUnavailable, "not-ready", "the warehouse is still loading or recovering")
-	case s.eng.Err() != nil:
+	case s.eng != nil && s.eng.Err() != nil:
 		return problem(http.StatusServiceUnavailable, "unavailable", "the server cannot persist writes; see its log")
+	case s.cluster != nil:
+		if err := s.cluster.Ready(); err != nil {
+			return problem(http.StatusServiceUnavailable, "not-ready", "the node is not in a cluster that can take writes: "+err.Error())
+		}
 	}
 	return c.JSONBlob(http.StatusOK, readyzBody)
 }

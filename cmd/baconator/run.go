@@ -43,6 +43,7 @@ type options struct {
 	idleTimeout     time.Duration
 	maxConnections  int
 	pprofAddr       string
+	cluster         clusterOptions
 }
 
 // inMemory is the -data-dir that keeps everything in memory.
@@ -68,6 +69,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", httpapi.IdleTimeoutDefault, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "connections held open at once (0: derived from the open-files limit)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address; empty: off")
+	o.cluster.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(fs, stderr)
@@ -107,6 +109,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: -max-connections %d: must not be negative (0: derived from the open-files limit)", errUsage, o.maxConnections)
 	case o.dataDir == "":
 		return o, fmt.Errorf("%w: -data-dir: required (%s for memory only)", errUsage, inMemory)
+	}
+	if err := o.cluster.check(o.dataDir); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -228,6 +233,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		o.seed = uint64(time.Now().UnixNano())
 	}
 	log.Info(fmt.Sprintf("[SYSTEM] Random seed %d (replay with -seed %d)", o.seed, o.seed))
+	if o.cluster.on() {
+		return runCluster(ctx, o, log, keys, onListen)
+	}
 
 	var jnl *journal.Journal
 	if o.dataDir != inMemory {
@@ -250,13 +258,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 	}
 
 	metrics := httpapi.NewMetrics()
-	cfg := actors.DefaultConfig()
-	cfg.IntakeCapacity = o.queueCapacity
-	cfg.ProcessDelay = o.processDelay
-	cfg.Chaos.Interval = o.chaosInterval
-	cfg.Seed = o.seed
-	cfg.Logger = log
-	cfg.OnFinished = metrics.ObserveFinished
+	cfg := o.engineConfig(log, metrics)
 	cfg.Journal = jnl
 	eng, err := actors.New(cfg)
 	if err != nil {
@@ -315,6 +317,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		return eng.Err()
 	}
 	return shutdown(eng, srv, api, o.shutdownTimeout, log)
+}
+
+// engineConfig is an engine's configuration from the options (its journal
+// aside).
+func (o options) engineConfig(log *slog.Logger, metrics *httpapi.Metrics) actors.Config {
+	cfg := actors.DefaultConfig()
+	cfg.IntakeCapacity = o.queueCapacity
+	cfg.ProcessDelay = o.processDelay
+	cfg.Chaos.Interval = o.chaosInterval
+	cfg.Seed = o.seed
+	cfg.Logger = log
+	cfg.OnFinished = metrics.ObserveFinished
+	return cfg
 }
 
 // seedWarehouse fills an empty warehouse from the inventory file or the

@@ -1,0 +1,240 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baconator/baconator/httpapi"
+)
+
+// A request for a partition reaches its owner over NATS request-reply on
+// the partition's own subject, as HTTP/1.1 bytes both ways: the owner
+// serves it with the same API a single node serves, around the
+// partition's engine. Only the owner subscribes (in a queue group, so
+// that a moment of two owners still answers each request once), and
+// nobody subscribed is an answer too: the partition has no owner now.
+func forwardSubject(p int) string { return fmt.Sprintf("baconator.p%02d.http", p) }
+
+const forwardQueue = "owner"
+
+// Bounds of a partition's answering.
+const (
+	// forwardSlots bounds the forwarded requests an owner serves at once
+	// per partition (a long-poll holds one for up to 30 s); past it, 503.
+	forwardSlots = 512
+	// forwardServeMax bounds one forwarded request on the owner.
+	forwardServeMax = 45 * time.Second
+	// caughtUpMax bounds how long an owner asked for an order it does
+	// not have waits for its intake to catch up.
+	caughtUpMax = 2 * time.Second
+	caughtUpPoll = 5 * time.Millisecond
+)
+
+// serve starts answering the partition's forwarded requests on nc.
+func (pt *Partition) serve(nc *nats.Conn) error {
+	pt.payloadMax = nc.MaxPayload() // before the first request
+	sub, err := nc.QueueSubscribe(forwardSubject(pt.ID), forwardQueue, pt.answer)
+	if err != nil {
+		return fmt.Errorf("partition %d: serve: %w", pt.ID, err)
+	}
+	pt.mu.Lock()
+	pt.sub = sub
+	pt.mu.Unlock()
+	return nil
+}
+
+// stopServing stops taking forwarded requests and waits for those under
+// way (long-polls answer at once: the API is drained).
+func (pt *Partition) stopServing() {
+	pt.mu.Lock()
+	sub := pt.sub
+	pt.sub = nil
+	pt.mu.Unlock()
+	if sub != nil {
+		_ = sub.Unsubscribe()
+	}
+	pt.api.Drain()
+	pt.serving.Wait()
+}
+
+// answer serves one forwarded request on a goroutine of its own (the
+// subscription's handler must not wait on a long-poll).
+func (pt *Partition) answer(m *nats.Msg) {
+	select {
+	case pt.slots <- struct{}{}:
+	default:
+		_ = m.Respond(problemResponse(http.StatusServiceUnavailable, "busy", "the partition's owner is serving as many requests as it can; retry in a second"))
+		return
+	}
+	pt.serving.Go(func() {
+		defer func() { <-pt.slots }()
+		answer := pt.respond(m.Data)
+		if int64(len(answer)) > pt.payloadMax {
+			answer = problemResponse(http.StatusBadRequest, "answer-too-large", "the answer is too large to forward within the cluster; ask for a smaller page (?limit=)")
+		}
+		_ = m.Respond(answer)
+	})
+}
+
+// respond serves a forwarded request's bytes and encodes the answer. An
+// order the engine does not have may be in the intake still, accepted and
+// not yet taken: it is asked again once the owner has taken everything
+// the intake held when it was asked, so that a 202 is never followed by a
+// 404 from another node.
+func (pt *Partition) respond(data []byte) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), forwardServeMax)
+	defer cancel()
+	rec := pt.serveOnce(ctx, data)
+	if rec == nil {
+		return problemResponse(http.StatusBadRequest, "bad-forward", "the forwarded request could not be read")
+	}
+	if rec.status == http.StatusNotFound && rec.orderPath {
+		switch ok, err := pt.caughtUp(ctx); {
+		case err != nil || !ok:
+			return problemResponse(http.StatusServiceUnavailable, "catching-up", "the partition's owner is still taking accepted orders; retry in a second")
+		default:
+			rec = pt.serveOnce(ctx, data)
+		}
+	}
+	return rec.encode()
+}
+
+func (pt *Partition) serveOnce(ctx context.Context, data []byte) *recorder {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+	if err != nil {
+		return nil
+	}
+	rec := &recorder{header: http.Header{}, orderPath: strings.HasPrefix(req.URL.Path, "/api/orders/")}
+	pt.api.Handler().ServeHTTP(rec, req.WithContext(ctx))
+	return rec
+}
+
+// caughtUp waits (within caughtUpMax) until the owner has taken every
+// order the intake held when it was called: ok is false if it has not.
+func (pt *Partition) caughtUp(ctx context.Context) (ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, caughtUpMax)
+	defer cancel()
+	last, err := pt.log.lastIntake(ctx)
+	if err != nil || last == 0 {
+		return last == 0, err
+	}
+	for {
+		info, err := pt.intake.Info(ctx)
+		if err != nil {
+			return false, err
+		}
+		if info.AckFloor.Stream >= last {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(caughtUpPoll):
+		}
+	}
+}
+
+// lastIntake is the stream sequence of the intake's newest order (0 if
+// none).
+func (l *Log) lastIntake(ctx context.Context) (uint64, error) {
+	s, err := l.js.Stream(ctx, l.stream)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, l.intake)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
+// recorder is an http.ResponseWriter that keeps the answer, to be sent
+// back whole.
+type recorder struct {
+	header    http.Header
+	status    int
+	body      bytes.Buffer
+	orderPath bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+func (r *recorder) encode() []byte {
+	resp := http.Response{StatusCode: r.status, ProtoMajor: 1, ProtoMinor: 1, Header: r.header,
+		Body: io.NopCloser(&r.body), ContentLength: int64(r.body.Len())}
+	var out bytes.Buffer
+	_ = resp.Write(&out)
+	return out.Bytes()
+}
+
+// problemResponse is an encoded problem+json answer made by the cluster
+// itself, not the API.
+func problemResponse(status int, slug, detail string) []byte {
+	rec := &recorder{header: http.Header{"Content-Type": {"application/problem+json"}}}
+	if status == http.StatusServiceUnavailable {
+		rec.header.Set("Retry-After", "1")
+	}
+	rec.WriteHeader(status)
+	fmt.Fprintf(&rec.body, `{"type":"/problems/%s","title":%q,"status":%d,"detail":%q}`, slug, http.StatusText(status), status, detail)
+	return rec.encode()
+}
+
+// forward sends a request to partition p's owner and reads its answer.
+func forward(ctx context.Context, nc *nats.Conn, p int, r *http.Request, body []byte) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(ctx, r.Method, r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out.Header = r.Header.Clone()
+	out.Host = "partition"
+	var buf bytes.Buffer
+	if err := out.Write(&buf); err != nil {
+		return nil, err
+	}
+	msg := nats.NewMsg(forwardSubject(p))
+	msg.Data = buf.Bytes()
+	reply, err := nc.RequestMsgWithContext(ctx, msg)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("partition %d: %w", p, httpapi.ErrNoOwner)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: forward: %w", p, err)
+	}
+	return http.ReadResponse(bufio.NewReader(bytes.NewReader(reply.Data)), r)
+}
+
+// servingState is what a Partition needs to answer forwarded requests.
+type servingState struct {
+	api     *httpapi.Server
+	intake  jetstream.Consumer
+	sub     *nats.Subscription // guarded by Partition.mu
+	// payloadMax is the largest answer NATS carries.
+	payloadMax int64
+	slots   chan struct{}
+	serving sync.WaitGroup
+}

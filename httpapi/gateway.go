@@ -1,0 +1,368 @@
+package httpapi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baconator/baconator/inventory"
+)
+
+// Cluster is the cluster as a node's gateway sees it: where a SKU lives,
+// the replicated intake, and a way to a partition's owner. Package
+// cluster implements it; the gateway holds no engine of its own.
+type Cluster interface {
+	// Partitions is how many partitions there are, numbered from 0.
+	Partitions() int
+	// PartitionOf is the partition a SKU's orders and pallets live in.
+	PartitionOf(sku string) int
+	// Accept appends an order to its partition's replicated intake and
+	// returns once a majority of replicas has it. duplicate says the id
+	// was appended before (recently); ErrBacklog that the partition's
+	// owner is too far behind to take more now.
+	Accept(ctx context.Context, p int, req inventory.OrderRequest) (duplicate bool, err error)
+	// Forward sends a request to partition p's owner and returns its
+	// answer; ErrNoOwner when the partition has none this moment.
+	Forward(ctx context.Context, p int, r *http.Request, body []byte) (*http.Response, error)
+	// Ready is nil while the node can serve: connected to a cluster that
+	// has its majority.
+	Ready() error
+	// Collector is the cluster's metrics: partitions owned, takeovers,
+	// intake backlog, replication lag.
+	Collector() prometheus.Collector
+}
+
+var (
+	// ErrNoOwner: the partition has no owner this moment (a takeover is
+	// under way); the request can be sent again in a second.
+	ErrNoOwner = errors.New("the partition has no owner at the moment")
+	// ErrBacklog: the partition's owner has so many accepted orders yet to
+	// take that the intake refuses more for now (429).
+	ErrBacklog = errors.New("the partition's intake is full")
+)
+
+// GatewayConfig configures a cluster node's HTTP API.
+type GatewayConfig struct {
+	Cluster Cluster
+	Keys    Keys
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Bounds of forwarding.
+const (
+	// forwardTimeout bounds a forwarded request; one with ?wait= gets its
+	// wait on top.
+	forwardTimeout = 10 * time.Second
+	// locatedMax bounds the ids whose partition a gateway remembers.
+	locatedMax = 1 << 17
+)
+
+// NewGateway builds a cluster node's API: the same routes and answers as a
+// single node's, each served by the partition that holds what it names.
+// An order is validated here and appended to its partition's replicated
+// intake, and its 202 sent once a majority holds it. Anything else goes to
+// the partition's owner: an order, pallet or lot by id to the partition
+// that has it (asked of all, once, then remembered: an id never changes
+// partition), a receipt by its SKU, a list by its sku or partition
+// parameter. The event stream is a single node's only.
+func NewGateway(cfg GatewayConfig) *Server {
+	s := &Server{cfg: Config{Keys: cfg.Keys, Metrics: cfg.Metrics}, cluster: cfg.Cluster, now: time.Now,
+		located: located{ids: map[string]int{}}}
+	s.drained, s.drain = context.WithCancel(context.Background())
+	s.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if s.cfg.Metrics == nil {
+		s.cfg.Metrics = NewMetrics()
+	}
+	s.cfg.Metrics.reg.MustRegister(cfg.Cluster.Collector())
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders, wellFormedQuery)
+
+	api := e.Group("/api")
+	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
+	write := s.refuseWrites
+	order, pallet, lot := s.forwardTo("order", "id"), s.forwardTo("pallet", "id"), s.forwardTo("lot", "lot")
+	api.POST("/orders", s.acceptOrder, sales, write)
+	api.GET("/orders", s.forwardList, viewer)
+	api.GET("/orders/:id", order, viewer)
+	api.POST("/orders/:id/cancel", order, sales, write)
+	api.GET("/orders/:id/trace", order, viewer)
+	api.POST("/inventory", s.forwardReceipt, operator, write)
+	api.GET("/inventory", s.forwardList, viewer)
+	api.GET("/inventory/expiry", s.forwardList, viewer)
+	api.GET("/inventory/:id", pallet, viewer)
+	api.POST("/inventory/:id/adjustments", pallet, operator, write)
+	api.GET("/inventory/:id/ledger", pallet, viewer)
+	api.POST("/inventory/:id/hold", pallet, operator, write)
+	api.POST("/inventory/:id/release", pallet, operator, write)
+	api.POST("/inventory/:id/write-off", pallet, operator, write)
+	api.GET("/lots/:lot", lot, viewer)
+	api.POST("/lots/:lot/hold", lot, operator, write)
+	api.POST("/lots/:lot/release", lot, operator, write)
+	api.POST("/lots/:lot/recall", lot, operator, write)
+	api.GET("/lots/:lot/trace", lot, viewer)
+	api.GET("/events", func(echo.Context) error {
+		return problem(http.StatusBadRequest, "not-in-a-cluster",
+			"the event stream is a single node's; in a cluster follow an order with GET /api/orders/{id}?wait=30s")
+	}, viewer)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
+	e.GET("/openapi.json", serveOpenAPI)
+	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
+	e.GET("/swagger/*", serveSwagger)
+	s.echo = e
+	return s
+}
+
+// acceptOrder validates an order as a single node does, gives it an id if
+// it has none, and appends it to its partition's intake: 202 once a
+// majority of replicas holds it. An id appended before is answered by the
+// partition's owner, as a single node answers a repeat (200 with the
+// order, or 409 if the request differs).
+func (s *Server) acceptOrder(c echo.Context) error {
+	body, err := bufferBody(c)
+	if err != nil {
+		return err
+	}
+	var in orderRequestJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	req, err := in.request(c.Request().Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	if req.ID == "" {
+		req.ID = mintID()
+	}
+	req.SKU = cmp.Or(req.SKU, inventory.DefaultSKU)
+	req.CreatedAt = req.CreatedAt.UTC()
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	p := s.cluster.PartitionOf(req.SKU)
+	duplicate, err := s.cluster.Accept(c.Request().Context(), p, req)
+	switch {
+	case errors.Is(err, ErrBacklog):
+		return problem(http.StatusTooManyRequests, "intake-full", "the partition's owner has too many orders still to take; retry in a second")
+	case err != nil:
+		s.log.Warn("order not appended to the intake", "order", req.ID, "partition", p, "err", err)
+		return problem(http.StatusServiceUnavailable, "unavailable",
+			"the order could not be appended to the replicated intake; send it again with the same id (a repeat is never a second order)")
+	case duplicate:
+		return s.forward(c, p, body)
+	}
+	s.located.remember("order", req.ID, p)
+	c.Response().Header().Set(echo.HeaderLocation, "/api/orders/"+req.ID)
+	return c.Blob(http.StatusAccepted, echo.MIMEApplicationJSON, []byte(`{"orderId":"`+req.ID+`","status":"`+string(inventory.StatusQueued)+`"}`))
+}
+
+// forwardReceipt sends a pallet receipt to the partition of its SKU.
+func (s *Server) forwardReceipt(c echo.Context) error {
+	body, err := bufferBody(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		SKU *string `json:"sku"`
+	}
+	var f fields
+	if err := json.Unmarshal(body, &in); err != nil {
+		f.add("body", "not a JSON object: %v", err)
+		return f.err()
+	}
+	sku := f.text("sku", in.SKU, false, inventory.SKULenMax)
+	if err := f.err(); err != nil {
+		return err
+	}
+	return s.forward(c, s.cluster.PartitionOf(cmp.Or(sku, inventory.DefaultSKU)), body)
+}
+
+// forwardList sends a list to one partition: the one its sku names, or
+// the one its partition parameter (a cluster's own) names. A list of the
+// whole cluster would have to merge pages and totals of every partition.
+func (s *Server) forwardList(c echo.Context) error {
+	q := c.Request().URL.Query()
+	var p int
+	switch part, sku := q.Get("partition"), q.Get("sku"); {
+	case part != "":
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 || n >= s.cluster.Partitions() {
+			return invalid(FieldError{Field: "partition", Message: fmt.Sprintf("must be a partition number from 0 to %d", s.cluster.Partitions()-1)})
+		}
+		p = n
+		q.Del("partition")
+		c.Request().URL.RawQuery = q.Encode()
+	case sku != "":
+		p = s.cluster.PartitionOf(sku)
+	default:
+		return invalid(FieldError{Field: "partition", Message: fmt.Sprintf(
+			"in a cluster a list is one partition's: name it with ?partition= (0 to %d), or name a ?sku= (inventory)", s.cluster.Partitions()-1)})
+	}
+	return s.forward(c, p, nil)
+}
+
+// forwardTo sends a request naming an order, pallet or lot (by the path
+// parameter param) to the partition that holds it: the one remembered, or
+// else every partition at once, of which only the holder answers other
+// than 404 — an order, pallet or lot is in exactly one.
+func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := bufferBody(c)
+		if err != nil {
+			return err
+		}
+		id := c.Param(param)
+		if p, ok := s.located.lookup(kind, id); ok {
+			return s.forward(c, p, body)
+		}
+		n := s.cluster.Partitions()
+		answers := make([]*http.Response, n)
+		errs := make([]error, n)
+		ctx, cancel := s.forwardContext(c)
+		defer cancel()
+		var wg sync.WaitGroup
+		for p := range n {
+			wg.Go(func() { answers[p], errs[p] = s.cluster.Forward(ctx, p, c.Request(), body) })
+		}
+		wg.Wait()
+		defer func() {
+			for _, r := range answers {
+				if r != nil {
+					_ = r.Body.Close()
+				}
+			}
+		}()
+		var missing error
+		for p, r := range answers {
+			switch {
+			case errs[p] != nil:
+				missing = cmp.Or(missing, errs[p])
+			case r.StatusCode != http.StatusNotFound:
+				s.located.remember(kind, id, p)
+				return relay(c, r)
+			}
+		}
+		if missing != nil { // it may be in the partition that did not answer
+			return s.unreachable(missing)
+		}
+		return relay(c, answers[0])
+	}
+}
+
+// forward sends the request to partition p's owner and relays its answer.
+func (s *Server) forward(c echo.Context, p int, body []byte) error {
+	ctx, cancel := s.forwardContext(c)
+	defer cancel()
+	r, err := s.cluster.Forward(ctx, p, c.Request(), body)
+	if err != nil {
+		return s.unreachable(err)
+	}
+	defer r.Body.Close()
+	return relay(c, r)
+}
+
+// forwardContext bounds a forwarded request: forwardTimeout, plus the wait
+// of a long-poll.
+func (s *Server) forwardContext(c echo.Context) (context.Context, context.CancelFunc) {
+	d := forwardTimeout
+	if w, err := time.ParseDuration(c.QueryParam("wait")); err == nil && w > 0 && w <= orderWaitMax {
+		d += w
+	}
+	return context.WithTimeout(c.Request().Context(), d)
+}
+
+// unreachable answers a request no owner answered.
+func (s *Server) unreachable(err error) error {
+	if errors.Is(err, ErrNoOwner) {
+		return problem(http.StatusServiceUnavailable, "partition-moving", "the partition is being taken over by another node; retry in a second")
+	}
+	s.log.Warn("forwarded request not answered", "err", err)
+	return problem(http.StatusServiceUnavailable, "owner-unreachable", "the partition's owner did not answer; nothing is known to have changed; retry in a second")
+}
+
+// relayedHeaders are the owner's answer's headers a gateway passes on;
+// its own middleware sets the rest.
+var relayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, echo.HeaderRetryAfter, echo.HeaderWWWAuthenticate, "Content-Disposition"}
+
+// relay answers with the owner's answer.
+func relay(c echo.Context, r *http.Response) error {
+	h := c.Response().Header()
+	for _, k := range relayedHeaders {
+		if v := r.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
+	}
+	c.Response().WriteHeader(r.StatusCode)
+	_, err := io.Copy(c.Response(), r.Body)
+	return err
+}
+
+// bufferBody reads the request's body (at most bodyMaxBytes) and puts it
+// back, so that it can be decoded here and forwarded too.
+func bufferBody(c echo.Context) ([]byte, error) {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, bodyMaxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body is over %d bytes", bodyMaxBytes))
+		}
+		return nil, problem(http.StatusBadRequest, "unreadable-body", "read body: "+err.Error())
+	}
+	req.Body = io.NopCloser(bytes.NewReader(data))
+	return data, nil
+}
+
+// mintID is a new order id, as an engine mints one: 128 random bits.
+func mintID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// located remembers which partition an order, pallet or lot is in, up to
+// locatedMax ids (then it forgets them all and learns again: an id never
+// changes partition, so what it remembers is never wrong, only missing).
+type located struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (l *located) remember(kind, id string, p int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ids) >= locatedMax {
+		clear(l.ids)
+	}
+	l.ids[kind+"\x00"+id] = p
+}
+
+func (l *located) lookup(kind, id string) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.ids[kind+"\x00"+id]
+	return p, ok
+}

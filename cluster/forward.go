@@ -37,7 +37,7 @@ const (
 	forwardServeMax = 45 * time.Second
 	// caughtUpMax bounds how long an owner asked for an order it does
 	// not have waits for its intake to catch up.
-	caughtUpMax = 2 * time.Second
+	caughtUpMax  = 2 * time.Second
 	caughtUpPoll = 5 * time.Millisecond
 )
 
@@ -230,11 +230,11 @@ func forward(ctx context.Context, nc *nats.Conn, p int, r *http.Request, body []
 
 // servingState is what a Partition needs to answer forwarded requests.
 type servingState struct {
-	api     *httpapi.Server
-	intake  jetstream.Consumer
-	sub     *nats.Subscription // guarded by Partition.mu
+	api    *httpapi.Server
+	intake jetstream.Consumer
+	sub    *nats.Subscription // guarded by Partition.mu
 	// payloadMax is the largest answer NATS carries.
 	payloadMax int64
-	slots   chan struct{}
-	serving sync.WaitGroup
+	slots      chan struct{}
+	serving    sync.WaitGroup
 }

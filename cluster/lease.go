@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,6 +96,20 @@ func (le *Lease) Renew(ctx context.Context) error {
 	return nil
 }
 
+// Reacquire takes the lease again after it lapsed, if no other node has
+// taken it since: ErrLeaseLost if one has.
+func (le *Lease) Reacquire(ctx context.Context) error {
+	rev, err := le.leases.kv.Create(ctx, leaseKey(le.partition), []byte(le.leases.node))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("partition %d: %w", le.partition, ErrLeaseLost)
+	}
+	if err != nil {
+		return fmt.Errorf("partition %d: take the lease again: %w", le.partition, err)
+	}
+	le.revision = rev
+	return nil
+}
+
 // Partition is the partition held.
 func (le *Lease) Partition() int { return le.partition }
 
@@ -105,4 +121,49 @@ func (l *Leases) Release(ctx context.Context, le *Lease) error {
 		return nil // not ours any more: nothing to give back
 	}
 	return err
+}
+
+// nodeKeyPrefix starts the key by which a node says it is alive: it is
+// put again every round, and lapses with the bucket's TTL like a lease.
+const nodeKeyPrefix = "node."
+
+// Announce says this node is alive, until the TTL.
+func (l *Leases) Announce(ctx context.Context) error {
+	_, err := l.kv.Put(ctx, nodeKeyPrefix+l.node, []byte(l.node))
+	return err
+}
+
+// Holdings is who holds what: each partition's owner (none: free), and
+// how many partitions each live node holds (a live node holding none is
+// there with 0; a lease of a node no longer live is not counted).
+func (l *Leases) Holdings(ctx context.Context) (owners [Partitions]string, live map[string]int, err error) {
+	keys, err := l.kv.ListKeys(ctx)
+	if err != nil {
+		return owners, nil, err
+	}
+	live = map[string]int{}
+	for k := range keys.Keys() {
+		if node, ok := strings.CutPrefix(k, nodeKeyPrefix); ok {
+			live[node] += 0
+			continue
+		}
+		p, err := strconv.Atoi(strings.TrimPrefix(k, "p"))
+		if err != nil || p < 0 || p >= Partitions {
+			continue
+		}
+		e, err := l.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // released since it was listed
+		}
+		if err != nil {
+			return owners, nil, err
+		}
+		owners[p] = string(e.Value())
+	}
+	for _, o := range owners {
+		if _, ok := live[o]; ok {
+			live[o]++
+		}
+	}
+	return owners, live, nil
 }

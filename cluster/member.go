@@ -40,7 +40,12 @@ type Member struct {
 	leases *Leases
 	log    *slog.Logger
 
-	free map[int]bool // free when last looked at; only takeFree's goroutine
+	// Placement's own (only its goroutine's): rounds so far, how many in
+	// a row each partition was seen free, and the round before which a
+	// partition handed on is not taken back.
+	rounds     int
+	freeRounds map[int]int
+	handedOn   map[int]int
 
 	mu        sync.Mutex
 	owned     map[int]*held
@@ -71,7 +76,7 @@ func Join(ctx context.Context, node *Node, cfg MemberConfig) (*Member, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	m := &Member{node: node, cfg: cfg, leases: leases, log: cfg.Logger, owned: map[int]*held{}, free: map[int]bool{}, stop: stop, done: make(chan struct{})}
+	m := &Member{node: node, cfg: cfg, leases: leases, log: cfg.Logger, owned: map[int]*held{}, freeRounds: map[int]int{}, handedOn: map[int]int{}, stop: stop, done: make(chan struct{})}
 	go m.run(runCtx)
 	return m, nil
 }
@@ -83,7 +88,7 @@ func (m *Member) run(ctx context.Context) {
 	defer close(m.done)
 	var wg sync.WaitGroup
 	wg.Go(func() { m.every(ctx, m.renew) })
-	wg.Go(func() { m.every(ctx, m.takeFree) })
+	wg.Go(func() { m.every(ctx, m.place) })
 	wg.Wait()
 }
 
@@ -102,9 +107,9 @@ func (m *Member) every(ctx context.Context, f func(context.Context)) {
 }
 
 // renew renews every lease held, and gives up each partition whose lease
-// is lost (taken, or not renewed for a whole TTL) or whose engine stopped.
-// A renewal that fails for want of an answer is tried again next time:
-// only a lease really gone, or lapsed, gives a partition up.
+// is lost (taken by another node, or not renewed for patience) or whose
+// engine stopped. A renewal that fails for want of an answer is tried
+// again next time: only a lease really gone gives a partition up.
 func (m *Member) renew(ctx context.Context) {
 	type holding struct {
 		h       *held
@@ -137,12 +142,37 @@ func (m *Member) renew(ctx context.Context) {
 			h.renewed = time.Now()
 			m.mu.Unlock()
 		case errors.Is(err, ErrLeaseLost):
-			m.giveUp(p, h, err, false)
-		case time.Since(o.renewed) >= m.cfg.LeaseTTL:
-			m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.cfg.LeaseTTL, err), false)
+			// A lease that lapsed while nobody could renew it (the
+			// bucket's leader died, and its election outlasted the
+			// TTL) is taken again if it is still free: the partition
+			// stays where it is. Taken by another node, it is lost.
+			try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
+			again := h.lease.Reacquire(try)
+			cancel()
+			switch {
+			case again == nil:
+				m.mu.Lock()
+				h.renewed = time.Now()
+				m.mu.Unlock()
+			case errors.Is(again, ErrLeaseLost), time.Since(o.renewed) >= m.patience():
+				m.giveUp(p, h, err, false)
+			}
+		case time.Since(o.renewed) >= m.patience():
+			m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.patience(), err), false)
 		}
 	}
 }
+
+// renewPatience is how long a partition is kept while its lease cannot be
+// renewed for want of an answer (beyond the TTL): JetStream elects a dead
+// leader's successor 4–9 s after its last heartbeat, and a node that
+// merely waited out an election should not give every partition up. A
+// node cut off from the majority cannot commit meanwhile (its engine
+// stops, and the partition is given up then); the fence refuses a
+// deposed owner's writes whatever its lease says.
+const renewPatience = 10 * time.Second
+
+func (m *Member) patience() time.Duration { return m.cfg.LeaseTTL + renewPatience }
 
 // giveUp stops holding p: its partition, if started, is deposed (nothing
 // more is committed, its orders are left to the next owner), on a
@@ -170,10 +200,39 @@ func (m *Member) giveUp(p int, h *held, why error, release bool) {
 	})
 }
 
-// takeFree takes free partitions: up to the fair share, and beyond it
-// those that stayed free a whole round (a dead node's).
-func (m *Member) takeFree(ctx context.Context) {
-	share := (Partitions + m.cfg.Nodes - 1) / max(m.cfg.Nodes, 1)
+// Placement, each round (every third of the lease TTL):
+//   - the node says it is alive (a key that lapses with the TTL) and reads
+//     who holds what: the live nodes, and each partition's owner;
+//   - its share is the partitions over the live nodes, rounded up;
+//   - below its share it takes partitions seen free two rounds in a row;
+//     at or above it, only those free for freeRoundsAnyone rounds (no
+//     node under its share took them);
+//   - above its share, while another live node is below, it hands one
+//     partition on (given up, lease released) and leaves it to that node
+//     for a while.
+//
+// Seeing a partition free twice before taking it lets a holder whose lease
+// lapsed while nobody could renew it (an election in the lease bucket)
+// take it back first, rather than race another node to the fence.
+const (
+	freeRoundsMine   = 2
+	freeRoundsAnyone = 4
+	handOnRounds     = 9 // rounds a handed-on partition is left to others
+)
+
+// place is one round of placement.
+func (m *Member) place(ctx context.Context) {
+	if err := m.leases.Announce(ctx); err != nil {
+		return
+	}
+	owners, live, err := m.leases.Holdings(ctx)
+	if err != nil {
+		return
+	}
+	me := m.node.Name()
+	live[me] += 0
+	share := (Partitions + len(live) - 1) / len(live)
+	m.rounds++
 	for p := range Partitions {
 		if ctx.Err() != nil {
 			return
@@ -182,14 +241,42 @@ func (m *Member) takeFree(ctx context.Context) {
 		_, mine := m.owned[p]
 		n := len(m.owned)
 		m.mu.Unlock()
-		switch {
-		case mine:
-		case n < share || m.free[p]:
-			m.take(ctx, p)
-		default:
-			owner, err := m.leases.Owner(ctx, p)
-			m.free[p] = err == nil && owner == ""
+		if owners[p] != "" || mine {
+			m.freeRounds[p] = 0
+			continue
 		}
+		m.freeRounds[p]++
+		switch {
+		case m.rounds < m.handedOn[p]:
+		case (n < share && m.freeRounds[p] >= freeRoundsMine) || m.freeRounds[p] >= freeRoundsAnyone:
+			m.take(ctx, p)
+		}
+	}
+	m.handOn(live, share)
+}
+
+// handOn gives one partition up (released at once) when this node holds
+// more than its share and a live node holds less.
+func (m *Member) handOn(live map[string]int, share int) {
+	short := false
+	for _, n := range live {
+		short = short || n < share
+	}
+	m.mu.Lock()
+	var give *held
+	giveP := -1
+	if n := len(m.owned); n > share && short {
+		for p, h := range m.owned {
+			if h.part != nil && p > giveP {
+				give, giveP = h, p
+			}
+		}
+	}
+	held := len(m.owned)
+	m.mu.Unlock()
+	if give != nil {
+		m.handedOn[giveP] = m.rounds + handOnRounds
+		m.giveUp(giveP, give, fmt.Errorf("handed on: this node holds %d partitions, its share is %d", held, share), true)
 	}
 }
 
@@ -197,7 +284,7 @@ func (m *Member) takeFree(ctx context.Context) {
 // The lease is renewed from the moment it is acquired, while the
 // partition is being taken over.
 func (m *Member) take(ctx context.Context, p int) {
-	m.free[p] = false
+	m.freeRounds[p] = 0
 	lease, ok, err := m.leases.Acquire(ctx, p)
 	if err != nil || !ok {
 		return

@@ -21,10 +21,11 @@ import (
 
 // client speaks the public API, nothing else.
 type client struct {
-	base   string
-	key    string
-	http   *http.Client
-	stream *http.Client // for the event stream: no time limit on a response
+	base       string
+	key        string
+	partitions int // a cluster's (Config.Partitions)
+	http       *http.Client
+	stream     *http.Client // for the event stream: no time limit on a response
 }
 
 func newClient(cfg Config, conns int) *client {
@@ -32,7 +33,7 @@ func newClient(cfg Config, conns int) *client {
 	// Followers share a bounded pool: at high rates thousands of orders are
 	// followed at once, and a connection each would churn sockets.
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns*2, conns*2
-	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey,
+	return &client{base: strings.TrimRight(cfg.URL, "/"), key: cfg.APIKey, partitions: cfg.Partitions,
 		http: &http.Client{Transport: tr, Timeout: time.Minute}, stream: &http.Client{Transport: tr}}
 }
 
@@ -92,49 +93,77 @@ type Stock struct {
 	AvailableLbs float64 `json:"availableLbs"`
 }
 
-// stock reads the floor's totals for sku (the server's default if empty):
-// a run against a warehouse an earlier run sold out is told apart from a
-// broken one.
-func (c *client) stock(ctx context.Context, sku string) (Stock, error) {
-	if sku == "" {
-		sku = inventory.DefaultSKU
+// stock reads the floor's totals for the run's SKUs (the server's default
+// if none): a run against a warehouse an earlier run sold out is told
+// apart from a broken one.
+func (c *client) stock(ctx context.Context, skus string) (Stock, error) {
+	var st Stock
+	for _, sku := range splitSKUs(skus) {
+		var inv struct {
+			TotalLbs     float64 `json:"totalLbs"`
+			AvailableLbs float64 `json:"availableLbs"`
+			BatchCount   int     `json:"batchCount"`
+		}
+		if err := c.getJSON(ctx, "/api/inventory?limit=1&sku="+url.QueryEscape(sku), &inv); err != nil {
+			return Stock{}, err
+		}
+		st.Pallets += inv.BatchCount
+		st.WeightLbs += inv.TotalLbs
+		st.AvailableLbs += inv.AvailableLbs
 	}
-	var inv struct {
-		TotalLbs     float64 `json:"totalLbs"`
-		AvailableLbs float64 `json:"availableLbs"`
-		BatchCount   int     `json:"batchCount"`
+	return st, nil
+}
+
+// splitSKUs is a run's SKUs: Config.SKU split at commas, the server's
+// default if empty.
+func splitSKUs(skus string) []string {
+	var out []string
+	for s := range strings.SplitSeq(skus, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
 	}
-	if err := c.getJSON(ctx, "/api/inventory?limit=1&sku="+url.QueryEscape(sku), &inv); err != nil {
-		return Stock{}, err
+	if len(out) == 0 {
+		return []string{inventory.DefaultSKU}
 	}
-	return Stock{Pallets: inv.BatchCount, WeightLbs: inv.TotalLbs, AvailableLbs: inv.AvailableLbs}, nil
+	return out
 }
 
 // orderBodies makes a run's order bodies: the same order each time but
-// for its id, the run's id and a number. The JSON around the number is
-// encoded once, not per order (a load generator sharing the server's
-// cores should spend them on requests, not on encoding).
+// for its id, the run's id and a number (and its SKU, when the run orders
+// several, in turn). The JSON around the number is encoded once, not per
+// order (a load generator sharing the server's cores should spend them on
+// requests, not on encoding).
 type orderBodies struct {
 	runID      string
-	head, tail []byte // the body before and after the id's number
+	head, tail [][]byte // by SKU: the body before and after the id's number
 }
 
-func newOrderBodies(runID, sku string, lbs inventory.CentiLbs) orderBodies {
+func newOrderBodies(runID, skus string, lbs inventory.CentiLbs) orderBodies {
 	const mark = "\x00"
-	fields := map[string]any{"id": runID + "-" + mark, "customer": "loadgen", "amountRequested": json.Number(lbs.String())}
-	if sku != "" {
-		fields["sku"] = sku
+	o := orderBodies{runID: runID}
+	list := []string{""} // the server's default, not named
+	if skus != "" {
+		list = splitSKUs(skus)
 	}
-	b, _ := json.Marshal(fields)
-	i := bytes.Index(b, []byte(`\u0000`))
-	return orderBodies{runID: runID, head: b[:i], tail: b[i+len(`\u0000`):]}
+	for _, sku := range list {
+		fields := map[string]any{"id": runID + "-" + mark, "customer": "loadgen", "amountRequested": json.Number(lbs.String())}
+		if sku != "" {
+			fields["sku"] = sku
+		}
+		b, _ := json.Marshal(fields)
+		i := bytes.Index(b, []byte(`\u0000`))
+		o.head, o.tail = append(o.head, b[:i]), append(o.tail, b[i+len(`\u0000`):])
+	}
+	return o
 }
 
 // next is order n's id and body.
 func (o orderBodies) next(n int64) (string, []byte) {
-	body := make([]byte, 0, len(o.head)+20+len(o.tail))
-	body = strconv.AppendInt(append(body, o.head...), n, 10)
-	return o.runID + "-" + strconv.FormatInt(n, 10), append(body, o.tail...)
+	k := int(n % int64(len(o.head)))
+	body := make([]byte, 0, len(o.head[k])+20+len(o.tail[k]))
+	body = strconv.AppendInt(append(body, o.head[k]...), n, 10)
+	return o.runID + "-" + strconv.FormatInt(n, 10), append(body, o.tail[k]...)
 }
 
 // Order is an order as the API shows it.
@@ -194,23 +223,34 @@ type LedgerEntry struct {
 
 // inventory lists every pallet ever received — on the floor, expired and
 // emptied — in FEFO order, page by page.
+// A cluster's lists are each one partition's: each is listed in turn.
 func (c *client) inventory(ctx context.Context) ([]Pallet, error) {
-	var all []Pallet
-	cursor := ""
-	for {
-		var page struct {
-			Batches    []Pallet `json:"batches"`
-			NextCursor string   `json:"nextCursor"`
+	scopes := []string{""}
+	if n := c.partitions; n > 0 {
+		scopes = make([]string, n)
+		for p := range n {
+			scopes[p] = "&partition=" + strconv.Itoa(p)
 		}
-		if err := c.getJSON(ctx, "/api/inventory?state=all&cursor="+url.QueryEscape(cursor), &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Batches...)
-		if page.NextCursor == "" {
-			return all, nil
-		}
-		cursor = page.NextCursor
 	}
+	var all []Pallet
+	for _, scope := range scopes {
+		cursor := ""
+		for {
+			var page struct {
+				Batches    []Pallet `json:"batches"`
+				NextCursor string   `json:"nextCursor"`
+			}
+			if err := c.getJSON(ctx, "/api/inventory?state=all"+scope+"&cursor="+url.QueryEscape(cursor), &page); err != nil {
+				return nil, err
+			}
+			all = append(all, page.Batches...)
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+	}
+	return all, nil
 }
 
 // ledger reads a pallet's whole ledger, page by page.

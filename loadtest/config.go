@@ -16,7 +16,7 @@ type Config struct {
 	Orders      int                // orders to send; 0 with Duration means until the duration ends
 	Concurrency int                // closed loop: clients, each with one order in flight
 	Lbs         inventory.CentiLbs // pounds per order
-	SKU         string             // empty: the server's default (pork)
+	SKU         string             // empty: the server's default (pork); several, comma separated, are ordered in turn
 	Rate        float64            // open loop: orders per second; 0 is closed loop
 	Duration    time.Duration      // soak: stop sending after this long (0: until Orders are sent)
 	APIKey      string             // bearer key with the sales role, if the server wants one
@@ -24,6 +24,7 @@ type Config struct {
 	Progress    io.Writer          // a live progress line, or nil
 	RunID       string             // prefixes order ids; random if empty
 	Follow      string             // how orders are followed to their end: FollowEvents (the default, also when empty) or FollowPoll
+	Partitions  int                // a cluster's partitions (its lists are each one partition's); 0 for a single node
 }
 
 // DefaultConfig reproduces the original's stress test: 300 concurrent
@@ -36,6 +37,7 @@ func DefaultConfig() Config {
 const (
 	concurrencyMax = 100_000
 	rateMax        = 1_000_000
+	partitionsMax  = 1024
 )
 
 // Validate reports every setting that cannot work.
@@ -65,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if c.Follow != "" && c.Follow != FollowEvents && c.Follow != FollowPoll {
 		errs = append(errs, fmt.Errorf("-follow %q: want %s or %s", c.Follow, FollowEvents, FollowPoll))
+	}
+	if c.Partitions < 0 || c.Partitions > partitionsMax {
+		errs = append(errs, fmt.Errorf("-partitions %d: want 0 (a single node) up to %d", c.Partitions, partitionsMax))
 	}
 	return errors.Join(errs...)
 }

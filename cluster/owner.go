@@ -61,7 +61,20 @@ func (o *Owner) TakeOver(ctx context.Context, j *journal.Journal) error {
 	if err := j.Restore(o.log.commitsUpTo(ctx, last)); err != nil {
 		return fmt.Errorf("partition %d: take over: %w", o.log.partition, err)
 	}
-	o.last = last
+	// The takeover is marked in the log at once, by an empty commit after
+	// the last one: from here on the old owner's late commits are refused,
+	// even before this owner has anything of its own to commit. Had it
+	// committed since (ErrFenced), this takeover starts from a stale state
+	// and must not go on.
+	var mark uint64
+	err = retried(ctx, func() (err error) {
+		mark, err = o.log.Commit(ctx, last, nil, o.token+"-takeover")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("partition %d: take over: %w", o.log.partition, err)
+	}
+	o.last = mark
 	return nil
 }
 
@@ -108,7 +121,7 @@ const (
 func retried(ctx context.Context, read func() error) error {
 	var err error
 	for range readTries {
-		if err = read(); err == nil || errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
+		if err = read(); err == nil || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, ErrFenced) || ctx.Err() != nil {
 			return err
 		}
 		select {
@@ -188,6 +201,8 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 				case meta.Sequence.Stream > last: // last itself is gone: never read past it
 					yield(nil, fmt.Errorf("partition %d: commit %d missing from the log", l.partition, last))
 					done = true
+				case len(m.Data()) == 0: // a takeover's mark: nothing to restore
+					done = meta.Sequence.Stream == last
 				default:
 					done = !yield(m.Data(), nil) || meta.Sequence.Stream == last
 				}

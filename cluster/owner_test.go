@@ -79,16 +79,18 @@ func TestAnOwnersJournalIsRebuiltByTheNext(t *testing.T) {
 	assert.Zero(t, gap)
 	assert.Len(t, evs, int(head))
 
+	// The deposed owner's late write is refused even before the next
+	// owner has committed anything of its own: the takeover marked the log.
 	var b journal.Batch
-	b.PutOrder(order("by-the-next-owner"), "")
-	require.NoError(t, next.Commit(&b))
-
-	b = journal.Batch{}
 	b.PutOrder(order("by-the-deposed-owner"), "")
 	err = old.Commit(&b)
 	require.ErrorIs(t, err, journal.ErrFailed)
 	require.ErrorContains(t, err, "fenced")
 	require.ErrorIs(t, old.Err(), journal.ErrFailed, "the deposed owner stops")
+
+	b = journal.Batch{}
+	b.PutOrder(order("by-the-next-owner"), "")
+	require.NoError(t, next.Commit(&b))
 
 	// What the deposed owner tried is in no one's state.
 	third, _ := ownJournal(ctx, t, nodes[2], p)

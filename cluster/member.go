@@ -50,6 +50,7 @@ type Member struct {
 	mu        sync.Mutex
 	owned     map[int]*held
 	takeovers int64
+	fenced    int64 // partitions given up because the log refused a commit
 	closing   sync.WaitGroup // partitions being given up
 
 	stop context.CancelFunc
@@ -186,6 +187,9 @@ func (m *Member) giveUp(p int, h *held, why error, release bool) {
 	}
 	delete(m.owned, p)
 	part := h.part
+	if errors.Is(why, ErrFenced) {
+		m.fenced++
+	}
 	m.mu.Unlock()
 	m.log.Warn("[CLUSTER] Giving a partition up", "partition", p, "err", why)
 	m.closing.Go(func() {
@@ -218,6 +222,11 @@ const (
 	freeRoundsMine   = 2
 	freeRoundsAnyone = 4
 	handOnRounds     = 9 // rounds a handed-on partition is left to others
+	// startRounds is how long, in rounds, a node counts on the cluster's
+	// planned size (MemberConfig.Nodes) before it counts only the live
+	// nodes: nodes started together announce themselves at different
+	// moments, and the first must not take everything to hand it on.
+	startRounds = 6
 )
 
 // place is one round of placement.
@@ -231,7 +240,11 @@ func (m *Member) place(ctx context.Context) {
 	}
 	me := m.node.Name()
 	live[me] += 0
-	share := (Partitions + len(live) - 1) / len(live)
+	nodes := len(live)
+	if m.rounds < startRounds { // the others may not have said so yet
+		nodes = max(nodes, m.cfg.Nodes)
+	}
+	share := (Partitions + nodes - 1) / nodes
 	m.rounds++
 	for p := range Partitions {
 		if ctx.Err() != nil {
@@ -356,6 +369,14 @@ func (m *Member) Takeovers() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.takeovers
+}
+
+// Fenced counts the partitions this node gave up because the log refused
+// one of its commits: another owner had taken the partition over.
+func (m *Member) Fenced() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fenced
 }
 
 // Leave stops the rounds and gives every partition up at once, leases

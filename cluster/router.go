@@ -177,6 +177,10 @@ var (
 		"Orders accepted into a partition's intake that its owner has yet to take (at 20000 the intake answers 429).", []string{"partition"}, nil)
 	lagDesc = prometheus.NewDesc("baconator_cluster_replication_lag",
 		"Operations a replica of a partition's log is behind its leader.", []string{"partition", "replica"}, nil)
+	ownsDesc = prometheus.NewDesc("baconator_cluster_partition_owned",
+		"1 for each partition this node owns now, 0 for the others.", []string{"partition"}, nil)
+	fencedDesc = prometheus.NewDesc("baconator_cluster_fenced_total",
+		"Partitions this node gave up because the log refused one of its commits (another node had taken the partition over).", nil, nil)
 	readyDesc = prometheus.NewDesc("baconator_cluster_ready",
 		"1 while the node is connected and JetStream answers it.", nil, nil)
 )
@@ -184,14 +188,23 @@ var (
 type routerCollector struct{ r *Router }
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ownedDesc, takeoversDesc, backlogDesc, lagDesc, readyDesc} {
+	for _, d := range []*prometheus.Desc{ownedDesc, ownsDesc, takeoversDesc, fencedDesc, backlogDesc, lagDesc, readyDesc} {
 		ch <- d
 	}
 }
 
 func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(ownedDesc, prometheus.GaugeValue, float64(len(c.r.member.Owned())))
+	owned := c.r.member.Owned()
+	ch <- prometheus.MustNewConstMetric(ownedDesc, prometheus.GaugeValue, float64(len(owned)))
+	for p := range Partitions {
+		v := 0.0
+		if _, ok := owned[p]; ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(ownsDesc, prometheus.GaugeValue, v, strconv.Itoa(p))
+	}
 	ch <- prometheus.MustNewConstMetric(takeoversDesc, prometheus.CounterValue, float64(c.r.member.Takeovers()))
+	ch <- prometheus.MustNewConstMetric(fencedDesc, prometheus.CounterValue, float64(c.r.member.Fenced()))
 	ready := 0.0
 	if c.r.Ready() == nil {
 		ready = 1

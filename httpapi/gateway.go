@@ -71,6 +71,11 @@ const (
 	forwardTimeout = 10 * time.Second
 	// locatedMax bounds the ids whose partition a gateway remembers.
 	locatedMax = 1 << 17
+	// A partition with no owner (being handed on) is asked again
+	// noOwnerTries times, noOwnerPause apart, when a request must find
+	// which partition holds what it names.
+	noOwnerTries = 20
+	noOwnerPause = 100 * time.Millisecond
 )
 
 // NewGateway builds a cluster node's API: the same routes and answers as a
@@ -240,11 +245,36 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 		errs := make([]error, n)
 		ctx, cancel := s.forwardContext(c)
 		defer cancel()
+		ask := func(p int) { answers[p], errs[p] = s.cluster.Forward(ctx, p, c.Request(), body) }
 		var wg sync.WaitGroup
 		for p := range n {
-			wg.Go(func() { answers[p], errs[p] = s.cluster.Forward(ctx, p, c.Request(), body) })
+			wg.Go(func() { ask(p) })
 		}
 		wg.Wait()
+		// A partition handed from node to node has no owner for a moment:
+		// it is asked again, a little while, before the request is
+		// answered 503 for its sake.
+		for try := 0; try < noOwnerTries && ctx.Err() == nil; try++ {
+			again := false
+			for p := range n {
+				if errors.Is(errs[p], ErrNoOwner) {
+					again = true
+				}
+			}
+			if !again {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(noOwnerPause):
+			}
+			for p := range n {
+				if errors.Is(errs[p], ErrNoOwner) {
+					wg.Go(func() { ask(p) })
+				}
+			}
+			wg.Wait()
+		}
 		defer func() {
 			for _, r := range answers {
 				if r != nil {

@@ -135,7 +135,7 @@ func runCluster(ctx context.Context, o options, log *slog.Logger, keys httpapi.K
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
-	log.Info(fmt.Sprintf("[CLUSTER] Node %s listening on http://%s", o.cluster.node, addr))
+	log.Info(fmt.Sprintf("[CLUSTER] Listening on http://%s (node %s)", addr, o.cluster.node))
 	if onListen != nil {
 		onListen(addr)
 	}
@@ -153,7 +153,15 @@ func runCluster(ctx context.Context, o options, log *slog.Logger, keys httpapi.K
 	api.Drain()
 	httpCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	err2 = errors.Join(err2, srv.Shutdown(httpCtx), member.Leave(httpCtx))
+	err2 = errors.Join(err2, srv.Shutdown(httpCtx))
+	// Releasing leases needs the cluster's majority: the last nodes of a
+	// cluster being stopped have none, and their leases lapse by
+	// themselves after the TTL.
+	leaveCtx, cancelLeave := context.WithTimeout(context.Background(), o.cluster.leaseTTL)
+	defer cancelLeave()
+	if err := member.Leave(leaveCtx); err != nil {
+		log.Warn("[CLUSTER] Partitions handed on; some leases not released (they lapse after the TTL)", "err", err)
+	}
 	if err2 == nil {
 		log.Info("[CLUSTER] Left cleanly")
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,6 +94,9 @@ func (pt *Partition) answer(m *nats.Msg) {
 // the intake held when it was asked, so that a 202 is never followed by a
 // 404 from another node.
 func (pt *Partition) respond(data []byte) []byte {
+	if time.Now().UnixNano() > pt.validUntil.Load() {
+		return notOwnerResponse
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardServeMax)
 	defer cancel()
 	rec := pt.serveOnce(ctx, data)
@@ -204,6 +208,17 @@ func problemResponse(status int, slug, detail string) []byte {
 	return rec.encode()
 }
 
+// notOwnerHeader marks the answer of a node whose lease on the partition
+// is not fresh (it may have been taken over while the node was paused):
+// the asking node takes it as no owner at all.
+const notOwnerHeader = "Baconator-Not-Owner"
+
+var notOwnerResponse = func() []byte {
+	rec := &recorder{header: http.Header{notOwnerHeader: {"1"}}}
+	rec.WriteHeader(http.StatusServiceUnavailable)
+	return rec.encode()
+}()
+
 // forward sends a request to partition p's owner and reads its answer.
 func forward(ctx context.Context, nc *nats.Conn, p int, r *http.Request, body []byte) (*http.Response, error) {
 	out, err := http.NewRequestWithContext(ctx, r.Method, r.URL.RequestURI(), bytes.NewReader(body))
@@ -225,14 +240,26 @@ func forward(ctx context.Context, nc *nats.Conn, p int, r *http.Request, body []
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: forward: %w", p, err)
 	}
-	return http.ReadResponse(bufio.NewReader(bytes.NewReader(reply.Data)), r)
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(reply.Data)), r)
+	if err == nil && resp.Header.Get(notOwnerHeader) != "" {
+		return nil, fmt.Errorf("partition %d: its owner's lease is not fresh: %w", p, httpapi.ErrNoOwner)
+	}
+	return resp, err
 }
+
+// leaseUntil lets the partition answer requests until t: its owner's
+// lease is known to last that long.
+func (pt *Partition) leaseUntil(t time.Time) { pt.validUntil.Store(t.UnixNano()) }
 
 // servingState is what a Partition needs to answer forwarded requests.
 type servingState struct {
-	api    *httpapi.Server
-	intake jetstream.Consumer
-	sub    *nats.Subscription // guarded by Partition.mu
+	// validUntil (Unix ns) is how long the owner's lease is known to
+	// last: past it, the partition answers no request (a paused node,
+	// resumed, must not serve what another node now owns).
+	validUntil atomic.Int64
+	api        *httpapi.Server
+	intake     jetstream.Consumer
+	sub        *nats.Subscription // guarded by Partition.mu
 	// payloadMax is the largest answer NATS carries.
 	payloadMax int64
 	slots      chan struct{}

@@ -136,29 +136,35 @@ func (l *Leases) Announce(ctx context.Context) error {
 // Holdings is who holds what: each partition's owner (none: free), and
 // how many partitions each live node holds (a live node holding none is
 // there with 0; a lease of a node no longer live is not counted).
+//
+// It reads the bucket through one watcher (a consumer on the bucket's
+// leader), not a get per key: a get may be served by any replica, and
+// goes unanswered while the one it reaches is paused.
 func (l *Leases) Holdings(ctx context.Context) (owners [Partitions]string, live map[string]int, err error) {
-	keys, err := l.kv.ListKeys(ctx)
+	w, err := l.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return owners, nil, err
 	}
+	defer func() { _ = w.Stop() }()
 	live = map[string]int{}
-	for k := range keys.Keys() {
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return owners, nil, ctx.Err()
+		case e = <-w.Updates():
+		}
+		if e == nil { // the bucket's current values are all read
+			break
+		}
+		k := e.Key()
 		if node, ok := strings.CutPrefix(k, nodeKeyPrefix); ok {
 			live[node] += 0
 			continue
 		}
-		p, err := strconv.Atoi(strings.TrimPrefix(k, "p"))
-		if err != nil || p < 0 || p >= Partitions {
-			continue
+		if p, err := strconv.Atoi(strings.TrimPrefix(k, "p")); err == nil && p >= 0 && p < Partitions {
+			owners[p] = string(e.Value())
 		}
-		e, err := l.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // released since it was listed
-		}
-		if err != nil {
-			return owners, nil, err
-		}
-		owners[p] = string(e.Value())
 	}
 	for _, o := range owners {
 		if _, ok := live[o]; ok {

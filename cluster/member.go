@@ -50,7 +50,7 @@ type Member struct {
 	mu        sync.Mutex
 	owned     map[int]*held
 	takeovers int64
-	fenced    int64 // partitions given up because the log refused a commit
+	fenced    int64          // partitions given up because the log refused a commit
 	closing   sync.WaitGroup // partitions being given up
 
 	stop context.CancelFunc
@@ -134,33 +134,45 @@ func (m *Member) renew(ctx context.Context) {
 				continue
 			}
 		}
+		sent := time.Now()
 		try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
 		err := h.lease.Renew(try)
 		cancel()
 		switch {
 		case err == nil:
-			m.mu.Lock()
-			h.renewed = time.Now()
-			m.mu.Unlock()
+			m.renewed(h, sent)
 		case errors.Is(err, ErrLeaseLost):
 			// A lease that lapsed while nobody could renew it (the
 			// bucket's leader died, and its election outlasted the
 			// TTL) is taken again if it is still free: the partition
 			// stays where it is. Taken by another node, it is lost.
+			sent := time.Now()
 			try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
 			again := h.lease.Reacquire(try)
 			cancel()
 			switch {
 			case again == nil:
-				m.mu.Lock()
-				h.renewed = time.Now()
-				m.mu.Unlock()
+				m.renewed(h, sent)
 			case errors.Is(again, ErrLeaseLost), time.Since(o.renewed) >= m.patience():
 				m.giveUp(p, h, err, false)
 			}
 		case time.Since(o.renewed) >= m.patience():
 			m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.patience(), err), false)
 		}
+	}
+}
+
+// renewed records a renewal sent at sent: the partition, if started, may
+// answer requests until three quarters of a TTL after it (the lease lasts
+// a TTL from when the bucket got it, later than sent; the quarter is
+// margin for clocks and scheduling). A node paused past that answers
+// nothing from it until renewed — and a paused node's lease is lost.
+func (m *Member) renewed(h *held, sent time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h.renewed = sent
+	if h.part != nil {
+		h.part.leaseUntil(sent.Add(m.cfg.LeaseTTL * 3 / 4))
 	}
 }
 
@@ -229,12 +241,14 @@ const (
 	startRounds = 6
 )
 
-// place is one round of placement.
+// place is one round of placement; its reads are bounded by the lease TTL.
 func (m *Member) place(ctx context.Context) {
-	if err := m.leases.Announce(ctx); err != nil {
+	read, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL)
+	defer cancel()
+	if err := m.leases.Announce(read); err != nil {
 		return
 	}
-	owners, live, err := m.leases.Holdings(ctx)
+	owners, live, err := m.leases.Holdings(read)
 	if err != nil {
 		return
 	}
@@ -298,11 +312,12 @@ func (m *Member) handOn(live map[string]int, share int) {
 // partition is being taken over.
 func (m *Member) take(ctx context.Context, p int) {
 	m.freeRounds[p] = 0
+	sent := time.Now()
 	lease, ok, err := m.leases.Acquire(ctx, p)
 	if err != nil || !ok {
 		return
 	}
-	h := &held{lease: lease, renewed: time.Now()}
+	h := &held{lease: lease, renewed: sent}
 	m.mu.Lock()
 	m.owned[p] = h
 	m.mu.Unlock()
@@ -312,6 +327,9 @@ func (m *Member) take(ctx context.Context, p int) {
 		m.giveUp(p, h, err, true)
 		return
 	}
+	m.mu.Lock()
+	part.leaseUntil(h.renewed.Add(m.cfg.LeaseTTL * 3 / 4))
+	m.mu.Unlock()
 	if err := m.start(part); err != nil {
 		m.log.Warn("[CLUSTER] Could not start a partition", "partition", p, "err", err)
 		part.Depose()

@@ -32,6 +32,13 @@ type Node struct {
 	js  jetstream.JetStream
 }
 
+// How often a server pings its routes and clients, and how many pings may
+// go unanswered before it drops one.
+const (
+	pingInterval = time.Second
+	pingsOutMax  = 3
+)
+
 // payloadMax is the largest message the servers carry.
 const payloadMax = 8 << 20
 
@@ -57,13 +64,21 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		// A forwarded answer (a page of a list) may be larger than
 		// NATS's default 1 MiB.
 		MaxPayload: payloadMax,
-		NoSigs:     true,
-		NoLog:      true,
-		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		// A node that stops answering (paused, cut off) loses its routes
+		// and clients within about three seconds, and with them its
+		// subscriptions: requests stop going to it. NATS's defaults
+		// (two minutes) would leave its partitions' requests unanswered
+		// that long after another node took them over.
+		PingInterval: pingInterval,
+		MaxPingsOut:  pingsOutMax,
+		NoSigs:       true,
+		NoLog:        true,
+		Routes:       server.RoutesFromStr(strings.Join(routes, ",")),
 	}
 	o.Cluster.Name = clusterName
 	o.Cluster.Host = cfg.Host
 	o.Cluster.Port = cfg.Cluster
+	o.Cluster.PingInterval, o.Cluster.MaxPingsOut = pingInterval, pingsOutMax
 	srv, err := server.NewServer(o)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", cfg.Name, err)

@@ -72,8 +72,7 @@ const (
 	// locatedMax bounds the ids whose partition a gateway remembers.
 	locatedMax = 1 << 17
 	// A partition with no owner (being handed on) is asked again
-	// noOwnerTries times, noOwnerPause apart, when a request must find
-	// which partition holds what it names.
+	// noOwnerTries times, noOwnerPause apart.
 	noOwnerTries = 20
 	noOwnerPause = 100 * time.Millisecond
 )
@@ -245,36 +244,11 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 		errs := make([]error, n)
 		ctx, cancel := s.forwardContext(c)
 		defer cancel()
-		ask := func(p int) { answers[p], errs[p] = s.cluster.Forward(ctx, p, c.Request(), body) }
 		var wg sync.WaitGroup
 		for p := range n {
-			wg.Go(func() { ask(p) })
+			wg.Go(func() { answers[p], errs[p] = s.ask(ctx, p, c.Request(), body) })
 		}
 		wg.Wait()
-		// A partition handed from node to node has no owner for a moment:
-		// it is asked again, a little while, before the request is
-		// answered 503 for its sake.
-		for try := 0; try < noOwnerTries && ctx.Err() == nil; try++ {
-			again := false
-			for p := range n {
-				if errors.Is(errs[p], ErrNoOwner) {
-					again = true
-				}
-			}
-			if !again {
-				break
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(noOwnerPause):
-			}
-			for p := range n {
-				if errors.Is(errs[p], ErrNoOwner) {
-					wg.Go(func() { ask(p) })
-				}
-			}
-			wg.Wait()
-		}
 		defer func() {
 			for _, r := range answers {
 				if r != nil {
@@ -303,12 +277,29 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 func (s *Server) forward(c echo.Context, p int, body []byte) error {
 	ctx, cancel := s.forwardContext(c)
 	defer cancel()
-	r, err := s.cluster.Forward(ctx, p, c.Request(), body)
+	r, err := s.ask(ctx, p, c.Request(), body)
 	if err != nil {
 		return s.unreachable(err)
 	}
 	defer r.Body.Close()
 	return relay(c, r)
+}
+
+// ask forwards a request to partition p's owner. A partition being handed
+// from node to node has no owner for a moment: it is asked again, a
+// little while, before the request is answered 503 for its sake.
+func (s *Server) ask(ctx context.Context, p int, r *http.Request, body []byte) (*http.Response, error) {
+	for try := 0; ; try++ {
+		resp, err := s.cluster.Forward(ctx, p, r, body)
+		if !errors.Is(err, ErrNoOwner) || try == noOwnerTries {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(noOwnerPause):
+		}
+	}
 }
 
 // forwardContext bounds a forwarded request: forwardTimeout, plus the wait

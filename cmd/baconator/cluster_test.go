@@ -324,6 +324,7 @@ func TestAPausedOwnersLateWritesAreRefused(t *testing.T) {
 	m, err := metricsOf(c.nodes[owner].base)
 	require.NoError(t, err)
 	t.Logf("the resumed owner: %v partitions refused a commit by the fence", m["baconator_cluster_fenced_total"])
+	waitOwned(t, c.bases(), 60*time.Second) // it takes its share again
 
 	res, err := loadtest.AuditServer(context.Background(), loadtest.Config{URL: other, Partitions: cluster.Partitions}, ids)
 	require.NoError(t, err)

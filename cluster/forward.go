@@ -38,7 +38,7 @@ const (
 	forwardServeMax = 45 * time.Second
 	// caughtUpMax bounds how long an owner asked for an order it does
 	// not have waits for its intake to catch up.
-	caughtUpMax  = 2 * time.Second
+	caughtUpMax  = 5 * time.Second
 	caughtUpPoll = 5 * time.Millisecond
 )
 
@@ -90,9 +90,9 @@ func (pt *Partition) answer(m *nats.Msg) {
 
 // respond serves a forwarded request's bytes and encodes the answer. An
 // order the engine does not have may be in the intake still, accepted and
-// not yet taken: it is asked again once the owner has taken everything
-// the intake held when it was asked, so that a 202 is never followed by a
-// 404 from another node.
+// not yet taken: when the request asks for it (httpapi.CatchUpHeader), it
+// is served again once the owner has taken everything the intake held
+// when it was asked, so that a 202 is never followed by a 404.
 func (pt *Partition) respond(data []byte) []byte {
 	if time.Now().UnixNano() > pt.validUntil.Load() {
 		return notOwnerResponse
@@ -119,7 +119,7 @@ func (pt *Partition) serveOnce(ctx context.Context, data []byte) *recorder {
 	if err != nil {
 		return nil
 	}
-	rec := &recorder{header: http.Header{}, orderPath: strings.HasPrefix(req.URL.Path, "/api/orders/")}
+	rec := &recorder{header: http.Header{}, orderPath: strings.HasPrefix(req.URL.Path, "/api/orders/") && req.Header.Get(httpapi.CatchUpHeader) != ""}
 	pt.api.Handler().ServeHTTP(rec, req.WithContext(ctx))
 	return rec
 }

@@ -47,6 +47,11 @@ type Cluster interface {
 	Collector() prometheus.Collector
 }
 
+// CatchUpHeader, on a forwarded request for an order, asks the partition's
+// owner not to answer 404 before it has taken every order its intake held
+// when asked: an order accepted (202) but not yet taken is not missing.
+const CatchUpHeader = "Baconator-Catch-Up"
+
 var (
 	// ErrNoOwner: the partition has no owner this moment (a takeover is
 	// under way); the request can be sent again in a second.
@@ -228,7 +233,9 @@ func (s *Server) forwardList(c echo.Context) error {
 // forwardTo sends a request naming an order, pallet or lot (by the path
 // parameter param) to the partition that holds it: the one remembered, or
 // else every partition at once, of which only the holder answers other
-// than 404 — an order, pallet or lot is in exactly one.
+// than 404 — an order, pallet or lot is in exactly one. If none has it,
+// every partition is asked again, each once it has taken every order its
+// intake held: an order accepted a moment ago is found, not missed.
 func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		body, err := bufferBody(c)
@@ -236,41 +243,69 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 			return err
 		}
 		id := c.Param(param)
+		if kind == "order" {
+			c.Request().Header.Set(CatchUpHeader, "1")
+		}
 		if p, ok := s.located.lookup(kind, id); ok {
 			return s.forward(c, p, body)
 		}
-		n := s.cluster.Partitions()
-		answers := make([]*http.Response, n)
-		errs := make([]error, n)
 		ctx, cancel := s.forwardContext(c)
 		defer cancel()
-		var wg sync.WaitGroup
-		for p := range n {
-			wg.Go(func() { answers[p], errs[p] = s.ask(ctx, p, c.Request(), body) })
+		c.Request().Header.Del(CatchUpHeader)
+		p, r, err := s.find(ctx, c.Request(), body)
+		if r == nil && err == nil && kind == "order" {
+			c.Request().Header.Set(CatchUpHeader, "1")
+			p, r, err = s.find(ctx, c.Request(), body)
 		}
-		wg.Wait()
-		defer func() {
-			for _, r := range answers {
-				if r != nil {
-					_ = r.Body.Close()
-				}
-			}
-		}()
-		var missing error
-		for p, r := range answers {
-			switch {
-			case errs[p] != nil:
-				missing = cmp.Or(missing, errs[p])
-			case r.StatusCode != http.StatusNotFound:
+		switch {
+		case r != nil:
+			defer r.Body.Close()
+			if r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusServiceUnavailable {
 				s.located.remember(kind, id, p)
-				return relay(c, r)
 			}
+			return relay(c, r)
+		case err != nil:
+			return s.unreachable(err)
 		}
-		if missing != nil { // it may be in the partition that did not answer
-			return s.unreachable(missing)
-		}
-		return relay(c, answers[0])
+		return problem(http.StatusNotFound, "not-found", fmt.Sprintf("%s %s: not found", kind, id))
 	}
+}
+
+// find asks every partition at once. It returns the answer of the one
+// that has what the request names (any answer but 404 and 503), or else a
+// 503 answer or error of one that could not say (what is asked for may be
+// there), or else nothing: no partition has it.
+func (s *Server) find(ctx context.Context, r *http.Request, body []byte) (int, *http.Response, error) {
+	n := s.cluster.Partitions()
+	answers := make([]*http.Response, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for p := range n {
+		wg.Go(func() { answers[p], errs[p] = s.ask(ctx, p, r, body) })
+	}
+	wg.Wait()
+	found, unsure := -1, -1
+	for p, a := range answers {
+		switch {
+		case errs[p] != nil || a.StatusCode == http.StatusServiceUnavailable:
+			unsure = max(unsure, p)
+		case a.StatusCode != http.StatusNotFound && found < 0:
+			found = p
+		}
+	}
+	keep := cmp.Or(found+1, unsure+1) - 1 // the answer given: the rest are closed
+	for p, a := range answers {
+		if a != nil && p != keep {
+			_ = a.Body.Close()
+		}
+	}
+	switch {
+	case keep < 0:
+		return -1, nil, nil
+	case errs[keep] != nil:
+		return keep, nil, errs[keep]
+	}
+	return keep, answers[keep], nil
 }
 
 // forward sends the request to partition p's owner and relays its answer.

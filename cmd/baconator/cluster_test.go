@@ -33,7 +33,7 @@ var (
 // clusterArgs are node i's flags in a local cluster of len(routes) nodes.
 func clusterArgs(i int, routes []string, dir string, seed uint64) []string {
 	return []string{"-addr", "127.0.0.1:0", "-data-dir", dir, "-seed-pallets", "240", "-seed", fmt.Sprint(seed),
-		"-chaos-interval", "5ms", "-cluster-node", fmt.Sprintf("n%d", i), "-cluster-listen", routes[i],
+		"-chaos-interval", "20ms", "-cluster-node", fmt.Sprintf("n%d", i), "-cluster-listen", routes[i],
 		"-cluster-peers", strings.Join(routes, ","), "-cluster-lease-ttl", "1s"}
 }
 

@@ -135,7 +135,17 @@ func TestAClusterServesTheAPIOnEveryNode(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
 	}
-	for _, path := range []string{"/api/inventory", "/api/orders", "/api/events", "/api/inventory?partition=12"} {
+	for body, want := range map[string]int{
+		`{"customer":"c","sku":"beef","amountRequested":-1}`:      http.StatusBadRequest,
+		`{"customer":"c","sku":"beef","amountRequested":1,"x":1}`: http.StatusBadRequest,
+		`{"customer":"c","sku":"beef"`:                            http.StatusBadRequest,
+		`{"id":"a b","customer":"c","amountRequested":1}`:         http.StatusBadRequest,
+	} {
+		status, answer := post(context.Background(), bases[0]+"/api/orders", body)
+		assert.Equal(t, want, status, "%s: %s", body, answer)
+		assert.Contains(t, string(answer), `"type":"/problems/`, "problem+json")
+	}
+	for _, path := range []string{"/api/inventory", "/api/orders", "/api/events", "/api/inventory?partition=12", "/api/inventory?partition=x"} {
 		resp, err := http.Get(bases[2] + path)
 		require.NoError(t, err)
 		resp.Body.Close()

@@ -273,6 +273,29 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		assert.ErrorIs(t, err, errUsage)
 		assert.Contains(t, err.Error(), "-pprof-addr 0.0.0.0:0: not a loopback address")
 	})
+	t.Run("cluster flags are checked before anything starts", func(t *testing.T) {
+		peers := "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"-cluster-peers", peers}, "without -cluster-node"},
+			{[]string{"-cluster-node", "n1"}, "at least 3 nodes"},
+			{[]string{"-cluster-node", "n1", "-cluster-peers", "127.0.0.1:1,127.0.0.1:2"}, "at least 3 nodes"},
+			{[]string{"-cluster-node", "n 1", "-cluster-peers", peers}, "-cluster-node"},
+			{[]string{"-cluster-node", "n1", "-cluster-peers", peers + ",nohost"}, "nohost"},
+			{[]string{"-cluster-node", "n1", "-cluster-peers", peers, "-cluster-listen", "127.0.0.1:0"}, "-cluster-listen"},
+			{[]string{"-cluster-node", "n1", "-cluster-peers", peers, "-cluster-lease-ttl", "10ms"}, "-cluster-lease-ttl"},
+			{[]string{"-cluster-node", "n1", "-cluster-peers", peers, "-data-dir", inMemory}, "on disk"},
+		} {
+			_, err := parseOptions(c.args, io.Discard)
+			assert.ErrorIs(t, err, errUsage, "%v", c.args)
+			assert.ErrorContains(t, err, c.want, "%v", c.args)
+		}
+		o, err := parseOptions([]string{"-cluster-node", "n1", "-cluster-peers", peers}, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, 3, o.cluster.nodes, "as many nodes as peers")
+	})
 	t.Run("flags read BACONATOR_ variables", func(t *testing.T) {
 		t.Setenv("BACONATOR_QUEUE_CAPACITY", "17")
 		t.Setenv("BACONATOR_CHAOS_INTERVAL", "0")

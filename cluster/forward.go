@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,8 +39,7 @@ const (
 	forwardServeMax = 45 * time.Second
 	// caughtUpMax bounds how long an owner asked for an order it does
 	// not have waits for its intake to catch up.
-	caughtUpMax  = 5 * time.Second
-	caughtUpPoll = 5 * time.Millisecond
+	caughtUpMax = 5 * time.Second
 )
 
 // serve starts answering the partition's forwarded requests on nc.
@@ -103,8 +103,8 @@ func (pt *Partition) respond(data []byte) []byte {
 	if rec == nil {
 		return problemResponse(http.StatusBadRequest, "bad-forward", "the forwarded request could not be read")
 	}
-	if rec.status == http.StatusNotFound && rec.orderPath {
-		switch ok, err := pt.caughtUp(ctx); {
+	if rec.status == http.StatusNotFound && rec.catchUp != "" {
+		switch ok, err := pt.caughtUp(ctx, rec.catchUp); {
 		case err != nil || !ok:
 			return problemResponse(http.StatusServiceUnavailable, "catching-up", "the partition's owner is still taking accepted orders; retry in a second")
 		default:
@@ -119,34 +119,28 @@ func (pt *Partition) serveOnce(ctx context.Context, data []byte) *recorder {
 	if err != nil {
 		return nil
 	}
-	rec := &recorder{header: http.Header{}, orderPath: strings.HasPrefix(req.URL.Path, "/api/orders/") && req.Header.Get(httpapi.CatchUpHeader) != ""}
+	rec := &recorder{header: http.Header{}}
+	if strings.HasPrefix(req.URL.Path, "/api/orders/") {
+		rec.catchUp = req.Header.Get(httpapi.CatchUpHeader)
+	}
 	pt.api.Handler().ServeHTTP(rec, req.WithContext(ctx))
 	return rec
 }
 
 // caughtUp waits (within caughtUpMax) until the owner has taken every
-// order the intake held when it was called: ok is false if it has not.
-func (pt *Partition) caughtUp(ctx context.Context) (ok bool, err error) {
+// order of the intake up to what the request's CatchUpHeader names: an
+// intake sequence, or "last", the intake's newest order when asked. ok is
+// false if it has not.
+func (pt *Partition) caughtUp(ctx context.Context, upTo string) (ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, caughtUpMax)
 	defer cancel()
-	last, err := pt.log.lastIntake(ctx)
-	if err != nil || last == 0 {
-		return last == 0, err
-	}
-	for {
-		info, err := pt.intake.Info(ctx)
-		if err != nil {
+	seq, err := strconv.ParseUint(upTo, 10, 64)
+	if err != nil {
+		if seq, err = pt.log.lastIntake(ctx); err != nil {
 			return false, err
 		}
-		if info.AckFloor.Stream >= last {
-			return true, nil
-		}
-		select {
-		case <-ctx.Done():
-			return false, nil
-		case <-time.After(caughtUpPoll):
-		}
 	}
+	return pt.progress.wait(ctx, seq), nil
 }
 
 // lastIntake is the stream sequence of the intake's newest order (0 if
@@ -169,10 +163,10 @@ func (l *Log) lastIntake(ctx context.Context) (uint64, error) {
 // recorder is an http.ResponseWriter that keeps the answer, to be sent
 // back whole.
 type recorder struct {
-	header    http.Header
-	status    int
-	body      bytes.Buffer
-	orderPath bool
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	catchUp string // the request's CatchUpHeader, if it names an order
 }
 
 func (r *recorder) Header() http.Header { return r.header }

@@ -60,6 +60,7 @@ type Partition struct {
 	err     error // why the intake stopped, if not by Close
 
 	servingState // forwarded requests (forward.go)
+	progress     *intakeProgress
 }
 
 // EncodeOrder is an accepted order as the intake carries it.
@@ -121,7 +122,9 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	api.SetReady()
 	runCtx, stop := context.WithCancel(context.Background())
 	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, log: log, stop: stop, done: make(chan struct{}),
-		servingState: servingState{api: api, intake: cons, slots: make(chan struct{}, forwardSlots)}}
+		servingState: servingState{api: api, slots: make(chan struct{}, forwardSlots)},
+		// Every order the consumer's earlier owners acknowledged is taken.
+		progress: newIntakeProgress(cons.CachedInfo().AckFloor.Stream)}
 	go pt.take(runCtx, cons)
 	return pt, nil
 }
@@ -161,6 +164,9 @@ func (pt *Partition) takeBatch(ctx context.Context, cons jetstream.Consumer) boo
 	for m := range batch.Messages() { // drained to its end: the fetch's goroutine ends with it
 		switch {
 		case stopped, full: // offered again at once: to this owner after a pause, or the next
+			if meta, err := m.Metadata(); err == nil {
+				pt.progress.begin(meta.Sequence.Stream) // not taken: still to come
+			}
 			_ = m.Nak()
 		default:
 			switch pt.place(m) {
@@ -194,16 +200,23 @@ const (
 // it would mint a new order at each redelivery, or put a SKU where its
 // owner is not.
 func (pt *Partition) place(m jetstream.Msg) int {
+	var seq uint64
+	if meta, err := m.Metadata(); err == nil {
+		seq = meta.Sequence.Stream
+	}
+	pt.progress.begin(seq)
 	var req inventory.OrderRequest
 	if err := json.Unmarshal(m.Data(), &req); err != nil || req.ID == "" || req.ID != m.Headers().Get(jetstream.MsgIDHeader) ||
 		PartitionOf(cmp.Or(req.SKU, inventory.DefaultSKU)) != pt.ID {
 		_ = m.Term()
+		pt.progress.taken(seq)
 		return placeDone
 	}
 	_, _, err := pt.Engine.PlaceOrder(req)
 	switch {
 	case err == nil, errors.Is(err, inventory.ErrInvalid), errors.Is(err, actors.ErrOrderConflict):
 		_ = m.Ack()
+		pt.progress.taken(seq)
 		return placeDone
 	case errors.Is(err, actors.ErrIntakeFull):
 		_ = m.Nak()

@@ -85,19 +85,18 @@ func (r *Router) PartitionOf(sku string) int { return PartitionOf(sku) }
 
 // Accept appends an order to its partition's intake, unless the
 // partition's owner is too far behind.
-func (r *Router) Accept(ctx context.Context, p int, req inventory.OrderRequest) (bool, error) {
+func (r *Router) Accept(ctx context.Context, p int, req inventory.OrderRequest) (uint64, bool, error) {
 	r.mu.Lock()
 	backlog := r.seen[p].backlog
 	r.mu.Unlock()
 	if backlog >= IntakeBacklogMax {
-		return false, fmt.Errorf("partition %d: %d orders to take: %w", p, backlog, httpapi.ErrBacklog)
+		return 0, false, fmt.Errorf("partition %d: %d orders to take: %w", p, backlog, httpapi.ErrBacklog)
 	}
 	body, err := EncodeOrder(req)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	_, duplicate, err := r.logs[p].Accept(ctx, req.ID, body)
-	return duplicate, err
+	return r.logs[p].Accept(ctx, req.ID, body)
 }
 
 // Forward sends a request to partition p's owner.

@@ -32,10 +32,11 @@ type Cluster interface {
 	// PartitionOf is the partition a SKU's orders and pallets live in.
 	PartitionOf(sku string) int
 	// Accept appends an order to its partition's replicated intake and
-	// returns once a majority of replicas has it. duplicate says the id
-	// was appended before (recently); ErrBacklog that the partition's
-	// owner is too far behind to take more now.
-	Accept(ctx context.Context, p int, req inventory.OrderRequest) (duplicate bool, err error)
+	// returns once a majority of replicas has it, with its place in the
+	// intake. duplicate says the id was appended before (recently);
+	// ErrBacklog that the partition's owner is too far behind to take
+	// more now.
+	Accept(ctx context.Context, p int, req inventory.OrderRequest) (seq uint64, duplicate bool, err error)
 	// Forward sends a request to partition p's owner and returns its
 	// answer; ErrNoOwner when the partition has none this moment.
 	Forward(ctx context.Context, p int, r *http.Request, body []byte) (*http.Response, error)
@@ -48,8 +49,10 @@ type Cluster interface {
 }
 
 // CatchUpHeader, on a forwarded request for an order, asks the partition's
-// owner not to answer 404 before it has taken every order its intake held
-// when asked: an order accepted (202) but not yet taken is not missing.
+// owner not to answer 404 before it has taken every order of its intake up
+// to the sequence the header gives (the order's own, when the gateway
+// accepted it), or "last": every order the intake held when asked. An
+// order accepted (202) but not yet taken is not missing.
 const CatchUpHeader = "Baconator-Catch-Up"
 
 var (
@@ -92,7 +95,7 @@ const (
 // parameter. The event stream is a single node's only.
 func NewGateway(cfg GatewayConfig) *Server {
 	s := &Server{cfg: Config{Keys: cfg.Keys, Metrics: cfg.Metrics}, cluster: cfg.Cluster, now: time.Now,
-		located: located{ids: map[string]int{}}}
+		located: located{ids: map[string]place{}}}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	s.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	if s.cfg.Metrics == nil {
@@ -169,7 +172,7 @@ func (s *Server) acceptOrder(c echo.Context) error {
 		return err
 	}
 	p := s.cluster.PartitionOf(req.SKU)
-	duplicate, err := s.cluster.Accept(c.Request().Context(), p, req)
+	seq, duplicate, err := s.cluster.Accept(c.Request().Context(), p, req)
 	switch {
 	case errors.Is(err, ErrBacklog):
 		return problem(http.StatusTooManyRequests, "intake-full", "the partition's owner has too many orders still to take; retry in a second")
@@ -180,7 +183,7 @@ func (s *Server) acceptOrder(c echo.Context) error {
 	case duplicate:
 		return s.forward(c, p, body)
 	}
-	s.located.remember("order", req.ID, p)
+	s.located.remember("order", req.ID, place{p, seq})
 	c.Response().Header().Set(echo.HeaderLocation, "/api/orders/"+req.ID)
 	return c.Blob(http.StatusAccepted, echo.MIMEApplicationJSON, []byte(`{"orderId":"`+req.ID+`","status":"`+string(inventory.StatusQueued)+`"}`))
 }
@@ -243,25 +246,26 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 			return err
 		}
 		id := c.Param(param)
-		if kind == "order" {
-			c.Request().Header.Set(CatchUpHeader, "1")
-		}
-		if p, ok := s.located.lookup(kind, id); ok {
-			return s.forward(c, p, body)
+		h := c.Request().Header
+		h.Del(CatchUpHeader) // the gateway's to set
+		if at, ok := s.located.lookup(kind, id); ok {
+			if kind == "order" {
+				h.Set(CatchUpHeader, strconv.FormatUint(at.seq, 10))
+			}
+			return s.forward(c, at.partition, body)
 		}
 		ctx, cancel := s.forwardContext(c)
 		defer cancel()
-		c.Request().Header.Del(CatchUpHeader)
 		p, r, err := s.find(ctx, c.Request(), body)
 		if r == nil && err == nil && kind == "order" {
-			c.Request().Header.Set(CatchUpHeader, "1")
+			h.Set(CatchUpHeader, "last")
 			p, r, err = s.find(ctx, c.Request(), body)
 		}
 		switch {
 		case r != nil:
 			defer r.Body.Close()
 			if r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusServiceUnavailable {
-				s.located.remember(kind, id, p)
+				s.located.remember(kind, id, place{p, 0})
 			}
 			return relay(c, r)
 		case err != nil:
@@ -399,26 +403,34 @@ func mintID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// located remembers which partition an order, pallet or lot is in, up to
-// locatedMax ids (then it forgets them all and learns again: an id never
-// changes partition, so what it remembers is never wrong, only missing).
+// located remembers which partition an order, pallet or lot is in (and an
+// order's place in its intake, when this gateway accepted it), up to
+// locatedMax ids; then it forgets them all and learns again: an id never
+// changes partition, so what it remembers is never wrong, only missing.
 type located struct {
 	mu  sync.Mutex
-	ids map[string]int
+	ids map[string]place
 }
 
-func (l *located) remember(kind, id string, p int) {
+// place is where an id is: its partition, and for an order this gateway
+// accepted, its sequence in the partition's intake (else 0).
+type place struct {
+	partition int
+	seq       uint64
+}
+
+func (l *located) remember(kind, id string, at place) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.ids) >= locatedMax {
 		clear(l.ids)
 	}
-	l.ids[kind+"\x00"+id] = p
+	l.ids[kind+"\x00"+id] = at
 }
 
-func (l *located) lookup(kind, id string) (int, bool) {
+func (l *located) lookup(kind, id string) (place, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p, ok := l.ids[kind+"\x00"+id]
-	return p, ok
+	at, ok := l.ids[kind+"\x00"+id]
+	return at, ok
 }

@@ -275,7 +275,7 @@ func (m *Member) place(ctx context.Context) {
 		m.freeRounds[p]++
 		switch {
 		case m.rounds < m.handedOn[p]:
-		case (n < share && m.freeRounds[p] >= freeRoundsMine) || m.freeRounds[p] >= freeRoundsAnyone:
+		case (n < share && m.freeRounds[p] >= freeRoundsMine) || (m.rounds >= startRounds && m.freeRounds[p] >= freeRoundsAnyone):
 			m.take(ctx, p)
 		}
 	}

@@ -39,7 +39,8 @@ const (
 	forwardServeMax = 45 * time.Second
 	// caughtUpMax bounds how long an owner asked for an order it does
 	// not have waits for its intake to catch up.
-	caughtUpMax = 5 * time.Second
+	caughtUpMax  = 5 * time.Second
+	ackFloorPoll = 20 * time.Millisecond
 )
 
 // serve starts answering the partition's forwarded requests on nc.
@@ -103,13 +104,18 @@ func (pt *Partition) respond(data []byte) []byte {
 	if rec == nil {
 		return problemResponse(http.StatusBadRequest, "bad-forward", "the forwarded request could not be read")
 	}
-	if rec.status == http.StatusNotFound && rec.catchUp != "" {
-		switch ok, err := pt.caughtUp(ctx, rec.catchUp); {
-		case err != nil || !ok:
-			return problemResponse(http.StatusServiceUnavailable, "catching-up", "the partition's owner is still taking accepted orders; retry in a second")
-		default:
-			rec = pt.serveOnce(ctx, data)
+	// First by the owner's own count of what it took (no request to the
+	// server); if the order is still missing, by the consumer's ack floor
+	// on the server, which an order delivered out of turn (offered again
+	// after a lost delivery) cannot fool.
+	for _, server := range []bool{false, true} {
+		if rec.status != http.StatusNotFound || rec.catchUp == "" {
+			break
 		}
+		if ok, err := pt.caughtUp(ctx, rec.catchUp, server); err != nil || !ok {
+			return problemResponse(http.StatusServiceUnavailable, "catching-up", "the partition's owner is still taking accepted orders; retry in a second")
+		}
+		rec = pt.serveOnce(ctx, data)
 	}
 	return rec.encode()
 }
@@ -129,9 +135,10 @@ func (pt *Partition) serveOnce(ctx context.Context, data []byte) *recorder {
 
 // caughtUp waits (within caughtUpMax) until the owner has taken every
 // order of the intake up to what the request's CatchUpHeader names: an
-// intake sequence, or "last", the intake's newest order when asked. ok is
-// false if it has not.
-func (pt *Partition) caughtUp(ctx context.Context, upTo string) (ok bool, err error) {
+// intake sequence, or "last", the intake's newest order when asked. By its
+// own count, or (server) by its consumer's ack floor. ok is false if it
+// has not.
+func (pt *Partition) caughtUp(ctx context.Context, upTo string, server bool) (ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, caughtUpMax)
 	defer cancel()
 	seq, err := strconv.ParseUint(upTo, 10, 64)
@@ -140,7 +147,23 @@ func (pt *Partition) caughtUp(ctx context.Context, upTo string) (ok bool, err er
 			return false, err
 		}
 	}
-	return pt.progress.wait(ctx, seq), nil
+	if !server {
+		return pt.progress.wait(ctx, seq), nil
+	}
+	for {
+		info, err := pt.cons.Info(ctx)
+		if err != nil {
+			return false, err
+		}
+		if info.AckFloor.Stream >= seq {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(ackFloorPoll):
+		}
+	}
 }
 
 // lastIntake is the stream sequence of the intake's newest order (0 if
@@ -252,7 +275,7 @@ type servingState struct {
 	// resumed, must not serve what another node now owns).
 	validUntil atomic.Int64
 	api        *httpapi.Server
-	intake     jetstream.Consumer
+	cons       jetstream.Consumer // the intake's, for its ack floor
 	sub        *nats.Subscription // guarded by Partition.mu
 	// payloadMax is the largest answer NATS carries.
 	payloadMax int64

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -33,6 +34,8 @@ const (
 	intakeAckWait = 5 * time.Second
 	// intakePendingMax bounds orders taken and not yet journaled.
 	intakePendingMax = 1024
+	// intakeFetchWait is how long a fetch of the intake waits for orders.
+	intakeFetchWait = 250 * time.Millisecond
 	// intakeRetry is how long an order the engine throttled waits before
 	// it is offered again.
 	intakeRetry = 50 * time.Millisecond
@@ -122,7 +125,7 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	api.SetReady()
 	runCtx, stop := context.WithCancel(context.Background())
 	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, log: log, stop: stop, done: make(chan struct{}),
-		servingState: servingState{api: api, slots: make(chan struct{}, forwardSlots)},
+		servingState: servingState{api: api, cons: cons, slots: make(chan struct{}, forwardSlots)},
 		// Every order the consumer's earlier owners acknowledged is taken.
 		progress: newIntakeProgress(cons.CachedInfo().AckFloor.Stream)}
 	go pt.take(runCtx, cons)
@@ -143,9 +146,11 @@ func (pt *Partition) take(ctx context.Context, cons jetstream.Consumer) {
 // takeBatch takes one batch of the intake; true when the partition must
 // stop.
 func (pt *Partition) takeBatch(ctx context.Context, cons jetstream.Consumer) bool {
-	wait, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-	defer cancel() // after the batch is drained: its messages arrive under it
-	batch, err := cons.Fetch(intakeBatch, jetstream.FetchContext(wait))
+	// The server ends the fetch (FetchMaxWait), not a local deadline: a
+	// fetch cut short here would drop orders already on their way, which
+	// JetStream then counts as delivered and offers again only after
+	// intakeAckWait — later than orders behind them.
+	batch, err := cons.Fetch(intakeBatch, jetstream.FetchMaxWait(intakeFetchWait))
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -160,30 +165,42 @@ func (pt *Partition) takeBatch(ctx context.Context, cons jetstream.Consumer) boo
 		}
 		return false
 	}
-	stopped, full := false, false
+	// The batch's orders are placed at once, each on a goroutine of its
+	// own, so that the journal commits them as one group (one replicated
+	// commit) rather than one after another: at most intakeBatch at a
+	// time, as the fetch bounds them.
+	var placing sync.WaitGroup
+	var stopped, full atomic.Bool
 	for m := range batch.Messages() { // drained to its end: the fetch's goroutine ends with it
-		switch {
-		case stopped, full: // offered again at once: to this owner after a pause, or the next
+		if stopped.Load() || full.Load() { // offered again at once: to this owner after a pause, or the next
 			if meta, err := m.Metadata(); err == nil {
 				pt.progress.begin(meta.Sequence.Stream) // not taken: still to come
 			}
 			_ = m.Nak()
-		default:
+			continue
+		}
+		// Marked delivered here, in sequence, before any is taken: a
+		// later order taken first must not make an earlier one look taken.
+		if meta, err := m.Metadata(); err == nil {
+			pt.progress.begin(meta.Sequence.Stream)
+		}
+		placing.Go(func() {
 			switch pt.place(m) {
 			case placeStop:
-				stopped = true
+				stopped.Store(true)
 			case placeFull:
-				full = true
+				full.Store(true)
 			}
-		}
+		})
 	}
-	if full && !stopped {
+	placing.Wait()
+	if full.Load() && !stopped.Load() {
 		select { // the engine is full: let it drain before asking for more
 		case <-ctx.Done():
 		case <-time.After(intakeRetry):
 		}
 	}
-	return stopped
+	return stopped.Load()
 }
 
 // What place did with an order.
@@ -204,7 +221,6 @@ func (pt *Partition) place(m jetstream.Msg) int {
 	if meta, err := m.Metadata(); err == nil {
 		seq = meta.Sequence.Stream
 	}
-	pt.progress.begin(seq)
 	var req inventory.OrderRequest
 	if err := json.Unmarshal(m.Data(), &req); err != nil || req.ID == "" || req.ID != m.Headers().Get(jetstream.MsgIDHeader) ||
 		PartitionOf(cmp.Or(req.SKU, inventory.DefaultSKU)) != pt.ID {

@@ -21,8 +21,8 @@ type MemberConfig struct {
 	// LeaseTTL is how long a lease lasts unrenewed: a dead node's
 	// partitions are taken over within about LeaseTTL and one round.
 	LeaseTTL time.Duration
-	// Engine configures each partition's engine (its Journal is set per
-	// partition).
+	// Engine configures each partition's engine (its Journal, and the SKU
+	// its chaos strikes, are set per partition).
 	Engine actors.Config
 	// Seed, if set, is the stock a partition is given the first time it is
 	// owned (its log holds no pallet, received or retired): p's share of
@@ -321,7 +321,11 @@ func (m *Member) take(ctx context.Context, p int) {
 	m.mu.Lock()
 	m.owned[p] = h
 	m.mu.Unlock()
-	part, err := Own(ctx, m.node.JetStream(), p, m.cfg.Engine)
+	cfg := m.cfg.Engine
+	// Chaos strikes the partition's own seeded SKU: the default, pork,
+	// lives in one partition only.
+	cfg.Chaos.SKU = SeedSKUs[p]
+	part, err := Own(ctx, m.node.JetStream(), p, cfg)
 	if err != nil {
 		m.log.Warn("[CLUSTER] Could not take a partition over", "partition", p, "err", err)
 		m.giveUp(p, h, err, true)

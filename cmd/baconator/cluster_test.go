@@ -303,7 +303,7 @@ func TestAPausedOwnersLateWritesAreRefused(t *testing.T) {
 		order(ids[i])
 	}
 	for _, id := range ids {
-		require.Equal(t, "allocated", getOrder(t, other, id).Status)
+		require.Equal(t, "allocated", followOrder(t, other, id).Status)
 	}
 
 	require.NoError(t, c.nodes[owner].cmd.Process.Signal(syscall.SIGSTOP))
@@ -323,7 +323,7 @@ func TestAPausedOwnersLateWritesAreRefused(t *testing.T) {
 		order(id)
 	}
 	for _, id := range ids[10:] {
-		require.Equal(t, "allocated", getOrder(t, other, id).Status, "order %s", id)
+		require.Equal(t, "allocated", followOrder(t, other, id).Status, "order %s", id)
 	}
 
 	require.NoError(t, c.nodes[owner].cmd.Process.Signal(syscall.SIGCONT))
@@ -367,8 +367,39 @@ func startNodes(t *testing.T, bin string, n int, seed uint64) *localCluster {
 	for i := range n {
 		c.await(t, i)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, s := range c.nodes {
+				t.Logf("node %d's log:\n%s", i, s.logs)
+			}
+		}
+	})
 	waitOwned(t, c.bases(), 60*time.Second)
 	return c
+}
+
+// followOrder reads an order until it is terminal, as a client of a
+// cluster does: a 503 (a partition changing hands) is tried again after
+// its Retry-After, for at most a minute.
+func followOrder(t *testing.T, base, id string) apiOrder {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(base + "/api/orders/" + url.PathEscape(id) + "?wait=30s")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		if resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+			t.Logf("order %s: 503, tried again: %s", id, body)
+			time.Sleep(time.Second) // the answer's Retry-After
+			continue
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "order %s: %s", id, body)
+		var o apiOrder
+		require.NoError(t, json.Unmarshal(body, &o))
+		return o
+	}
 }
 
 // await waits until node i listens and is ready.

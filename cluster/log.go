@@ -61,12 +61,33 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, partition, replicas in
 // it: only then may its 202 be sent. duplicate says the id was already
 // appended within the dedup window (seq is then the first append's).
 func (l *Log) Accept(ctx context.Context, orderID string, order []byte) (seq uint64, duplicate bool, err error) {
-	ack, err := l.js.Publish(ctx, l.intake, order, jetstream.WithMsgID(orderID))
-	if err != nil {
-		return 0, false, fmt.Errorf("partition %d: accept %s: %w", l.partition, orderID, err)
+	for try := 0; ; try++ {
+		ack, err := l.js.Publish(ctx, l.intake, order, jetstream.WithMsgID(orderID))
+		// 10158: the same id is being appended by another request this
+		// moment; once that append is done this one is its duplicate.
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess && try < acceptTries {
+			select {
+			case <-ctx.Done():
+			case <-time.After(acceptPause):
+			}
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("partition %d: accept %s: %w", l.partition, orderID, err)
+		}
+		return ack.Sequence, ack.Duplicate, nil
 	}
-	return ack.Sequence, ack.Duplicate, nil
 }
+
+// An id appended by two requests at once: the second is tried again
+// acceptTries times, acceptPause apart (jsErrDuplicateInProcess is
+// nats-server's JSStreamDuplicateMessageConflict).
+const (
+	jsErrDuplicateInProcess = 10158
+	acceptTries             = 20
+	acceptPause             = 10 * time.Millisecond
+)
 
 // Commit appends an owner's commit. after is the stream sequence of the
 // last commit the owner knows of (0 before the first): if another commit

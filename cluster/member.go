@@ -112,53 +112,54 @@ func (m *Member) every(ctx context.Context, f func(context.Context)) {
 // engine stopped. A renewal that fails for want of an answer is tried
 // again next time: only a lease really gone gives a partition up.
 func (m *Member) renew(ctx context.Context) {
-	type holding struct {
-		h       *held
-		part    *Partition
-		renewed time.Time
-	}
 	m.mu.Lock()
-	owned := make(map[int]holding, len(m.owned))
+	owned := make(map[int]*held, len(m.owned))
 	for p, h := range m.owned {
-		owned[p] = holding{h, h.part, h.renewed}
+		owned[p] = h
 	}
 	m.mu.Unlock()
-	for p, o := range owned {
-		h := o.h
-		if ctx.Err() != nil {
+	// All at once: one slow renewal must not make the others late.
+	var wg sync.WaitGroup
+	for p, h := range owned {
+		wg.Go(func() { m.renewOne(ctx, p, h) })
+	}
+	wg.Wait()
+}
+
+func (m *Member) renewOne(ctx context.Context, p int, h *held) {
+	m.mu.Lock()
+	part, last := h.part, h.renewed
+	m.mu.Unlock()
+	if part != nil {
+		if err := part.Err(); err != nil {
+			m.giveUp(p, h, err, true)
 			return
 		}
-		if o.part != nil {
-			if err := o.part.Err(); err != nil {
-				m.giveUp(p, h, err, true)
-				continue
-			}
-		}
+	}
+	sent := time.Now()
+	try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
+	err := h.lease.Renew(try)
+	cancel()
+	switch {
+	case err == nil:
+		m.renewed(h, sent)
+	case errors.Is(err, ErrLeaseLost):
+		// A lease that lapsed while nobody could renew it (the bucket's
+		// leader died, and its election outlasted the TTL) is taken
+		// again if it is still free: the partition stays where it is.
+		// Taken by another node, it is lost.
 		sent := time.Now()
 		try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
-		err := h.lease.Renew(try)
+		again := h.lease.Reacquire(try)
 		cancel()
 		switch {
-		case err == nil:
+		case again == nil:
 			m.renewed(h, sent)
-		case errors.Is(err, ErrLeaseLost):
-			// A lease that lapsed while nobody could renew it (the
-			// bucket's leader died, and its election outlasted the
-			// TTL) is taken again if it is still free: the partition
-			// stays where it is. Taken by another node, it is lost.
-			sent := time.Now()
-			try, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
-			again := h.lease.Reacquire(try)
-			cancel()
-			switch {
-			case again == nil:
-				m.renewed(h, sent)
-			case errors.Is(again, ErrLeaseLost), time.Since(o.renewed) >= m.patience():
-				m.giveUp(p, h, err, false)
-			}
-		case time.Since(o.renewed) >= m.patience():
-			m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.patience(), err), false)
+		case errors.Is(again, ErrLeaseLost), time.Since(last) >= m.patience():
+			m.giveUp(p, h, err, false)
 		}
+	case time.Since(last) >= m.patience():
+		m.giveUp(p, h, fmt.Errorf("not renewed for %v: %w", m.patience(), err), false)
 	}
 }
 

@@ -19,7 +19,10 @@ import (
 // the journal fails (and stops) rather than waiting on a cluster that lost
 // its majority. appendTryTimeout bounds one try.
 const (
-	appendTimeout    = 10 * time.Second
+	// A stream's leader that stops answering is noticed after about 3 s
+	// (pings) and replaced 4–9 s after its last heartbeat: a commit waits
+	// that out rather than stop a healthy owner's engine.
+	appendTimeout    = 20 * time.Second
 	appendTryTimeout = 2 * time.Second
 )
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -78,8 +79,16 @@ func TestOrdersEndOnceAcrossAnOwnersDeath(t *testing.T) {
 
 	// Some of them were taken by an owner that died before journaling
 	// them: fetched from the partition's intake, never acknowledged.
-	cons, err := nodes[2].JetStream().Consumer(ctx, logs[2].stream, fmt.Sprintf("owner_p%02d", p))
-	require.NoError(t, err)
+	// Asked with a short patience, again and again: a request sent while
+	// the consumer elects a new leader (its last one may have died with
+	// the node) goes unanswered.
+	var cons jetstream.Consumer
+	require.Eventually(t, func() bool {
+		try, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		cons, err = nodes[2].JetStream().Consumer(try, logs[2].stream, ownerConsumer(p))
+		return err == nil
+	}, time.Minute, 10*time.Millisecond, "the intake's consumer answers")
 	taken, err := cons.FetchNoWait(10)
 	require.NoError(t, err)
 	var held int

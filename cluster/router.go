@@ -138,14 +138,18 @@ func (r *Router) watch(ctx context.Context) {
 // orders not yet delivered plus delivered and not yet taken) and each
 // replica's lag.
 func (r *Router) look(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, lookEvery)
-	defer cancel()
-	var seen [Partitions]partitionState
+	r.mu.Lock()
+	seen := r.seen // a partition not read this time keeps what was read last
+	r.mu.Unlock()
+	read := false
 	for p, l := range r.logs {
+		ctx, cancel := context.WithTimeout(ctx, lookEvery)
 		s, err := r.node.js.Stream(ctx, l.stream)
 		if err != nil {
-			return
+			cancel()
+			continue
 		}
+		read = true
 		seen[p].lag = map[string]uint64{}
 		if c := s.CachedInfo().Cluster; c != nil {
 			for _, rep := range c.Replicas {
@@ -153,15 +157,19 @@ func (r *Router) look(ctx context.Context) {
 			}
 		}
 		cons, err := s.Consumer(ctx, ownerConsumer(p))
+		cancel()
 		if err != nil {
-			continue // never owned yet
+			continue // never owned yet, or no answer this time
 		}
 		info := cons.CachedInfo()
 		seen[p].backlog = info.NumPending + uint64(info.NumAckPending)
 	}
 	r.mu.Lock()
-	r.seen, r.looked = seen, time.Now()
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	r.seen = seen
+	if read {
+		r.looked = time.Now()
+	}
 }
 
 // Collector is the cluster's metrics as this node sees them.

@@ -12,7 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,14 +149,10 @@ func NewGateway(cfg GatewayConfig) *Server {
 
 // acceptOrder validates an order as a single node does, gives it an id if
 // it has none, and appends it to its partition's intake: 202 once a
-// majority of replicas holds it. An id appended before is answered by the
-// partition's owner, as a single node answers a repeat (200 with the
-// order, or 409 if the request differs).
+// majority of replicas holds it. An id appended before is answered as a
+// single node answers a repeat (200 with the order, or 409 if the request
+// differs): see repeat.
 func (s *Server) acceptOrder(c echo.Context) error {
-	body, err := bufferBody(c)
-	if err != nil {
-		return err
-	}
 	var in orderRequestJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -181,21 +179,79 @@ func (s *Server) acceptOrder(c echo.Context) error {
 		return problem(http.StatusServiceUnavailable, "unavailable",
 			"the order could not be appended to the replicated intake; send it again with the same id (a repeat is never a second order)")
 	case duplicate:
-		return s.forward(c, p, body)
+		return s.repeat(c, p, seq, req)
 	}
 	s.located.remember("order", req.ID, place{p, seq})
 	c.Response().Header().Set(echo.HeaderLocation, "/api/orders/"+req.ID)
 	return c.Blob(http.StatusAccepted, echo.MIMEApplicationJSON, []byte(`{"orderId":"`+req.ID+`","status":"`+string(inventory.StatusQueued)+`"}`))
 }
 
-// forwardReceipt sends a pallet receipt to the partition of its SKU.
+// repeat answers an order whose id the intake already holds (appended at
+// seq, within the dedup window), as a single node answers a repeat: once
+// the owner has taken the intake up to the first append, the order under
+// the id, 200 if it is this request and 409 if not. Nothing is placed
+// here: the first append is the order, and its 202 stands.
+func (s *Server) repeat(c echo.Context, p int, seq uint64, req inventory.OrderRequest) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), forwardTimeout)
+	defer cancel()
+	get, err := http.NewRequestWithContext(ctx, http.MethodGet, "/api/orders/"+url.PathEscape(req.ID), nil)
+	if err != nil {
+		return err
+	}
+	get.Header.Set(CatchUpHeader, "last")
+	if seq > 0 {
+		get.Header.Set(CatchUpHeader, strconv.FormatUint(seq, 10))
+	}
+	r, err := s.ask(ctx, p, get, nil)
+	if err != nil {
+		return s.unreachable(err)
+	}
+	defer r.Body.Close()
+	if r.StatusCode != http.StatusOK {
+		return relay(c, r)
+	}
+	view, err := io.ReadAll(io.LimitReader(r.Body, bodyMaxBytes))
+	if err != nil {
+		return s.unreachable(err)
+	}
+	var first struct {
+		Customer         string      `json:"customer"`
+		SKU              string      `json:"sku"`
+		AmountRequested  json.Number `json:"amountRequested"`
+		MinShelfLifeDays int         `json:"minShelfLifeDays"`
+		CreatedAt        *time.Time  `json:"createdAt"`
+	}
+	if err := json.Unmarshal(view, &first); err != nil {
+		return s.unreachable(fmt.Errorf("order %s: the owner's answer: %w", req.ID, err))
+	}
+	amount, err := inventory.ParseLbs(first.AmountRequested.String())
+	var created time.Time
+	if first.CreatedAt != nil {
+		created = *first.CreatedAt
+	}
+	if err != nil || !req.SameAs(inventory.OrderRequest{ID: req.ID, Customer: first.Customer, SKU: first.SKU, Amount: amount,
+		MinShelfLifeDays: first.MinShelfLifeDays, CreatedAt: created}) {
+		return problem(http.StatusConflict, "order-id-reused", fmt.Sprintf("place order %s: order id already used for a different request", req.ID))
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/orders/"+req.ID)
+	return c.JSONBlob(http.StatusOK, append([]byte(`{"orderId":"`+req.ID+`",`), bytes.TrimPrefix(bytes.TrimSpace(view), []byte("{"))...))
+}
+
+// forwardReceipt sends a pallet receipt to the partition of its SKU. A
+// pallet id and a lot are the warehouse's, not a partition's: one that
+// another partition holds already is refused here, as a single node
+// refuses it (409 for the id, 400 for a lot of another SKU). Two receipts
+// of one new id or lot at the same moment through different SKUs are not
+// caught (docs/cluster.md).
 func (s *Server) forwardReceipt(c echo.Context) error {
 	body, err := bufferBody(c)
 	if err != nil {
 		return err
 	}
 	var in struct {
+		ID  any     `json:"id"`
 		SKU *string `json:"sku"`
+		Lot any     `json:"lot"`
 	}
 	var f fields
 	if err := json.Unmarshal(body, &in); err != nil {
@@ -206,7 +262,36 @@ func (s *Server) forwardReceipt(c echo.Context) error {
 	if err := f.err(); err != nil {
 		return err
 	}
-	return s.forward(c, s.cluster.PartitionOf(cmp.Or(sku, inventory.DefaultSKU)), body)
+	p := s.cluster.PartitionOf(cmp.Or(sku, inventory.DefaultSKU))
+	id, _ := in.ID.(string)
+	lot, _ := in.Lot.(string)
+	ctx, cancel := s.forwardContext(c)
+	defer cancel()
+	for _, held := range []struct{ path, what string }{{"/api/inventory/", "pallet " + id}, {"/api/lots/", "lot " + lot}} {
+		name := strings.TrimPrefix(strings.TrimPrefix(held.what, "pallet "), "lot ")
+		if name == "" {
+			continue
+		}
+		get, err := http.NewRequestWithContext(ctx, http.MethodGet, held.path+url.PathEscape(name), nil)
+		if err != nil {
+			return err
+		}
+		holder, r, err := s.find(ctx, get, nil)
+		if err != nil {
+			return s.unreachable(err)
+		}
+		if r != nil {
+			_ = r.Body.Close()
+		}
+		switch {
+		case holder < 0, holder == p:
+		case held.path == "/api/inventory/":
+			return problem(http.StatusConflict, "duplicate-pallet", fmt.Sprintf("receive pallet %s: %s exists already (a pallet of another SKU)", id, held.what))
+		default:
+			return invalid(FieldError{Field: "lot", Message: fmt.Sprintf("%s holds pallets of another SKU", held.what)})
+		}
+	}
+	return s.forward(c, p, body)
 }
 
 // forwardList sends a list to one partition: the one its sku names, or
@@ -216,6 +301,8 @@ func (s *Server) forwardList(c echo.Context) error {
 	q := c.Request().URL.Query()
 	var p int
 	switch part, sku := q.Get("partition"), q.Get("sku"); {
+	case len(q["partition"]) > 1:
+		return invalid(FieldError{Field: "partition", Message: "given more than once"})
 	case part != "":
 		n, err := strconv.Atoi(part)
 		if err != nil || n < 0 || n >= s.cluster.Partitions() {
@@ -264,7 +351,7 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 		switch {
 		case r != nil:
 			defer r.Body.Close()
-			if r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusServiceUnavailable {
+			if p >= 0 { // the one partition that has it
 				s.located.remember(kind, id, place{p, 0})
 			}
 			return relay(c, r)
@@ -276,10 +363,12 @@ func (s *Server) forwardTo(kind, param string) echo.HandlerFunc {
 }
 
 // find asks every partition at once. It returns the answer of the one
-// that has what the request names (any answer but 404 and 503), or else a
-// 503 answer or error of one that could not say (what is asked for may be
-// there), or else nothing: no partition has it.
-func (s *Server) find(ctx context.Context, r *http.Request, body []byte) (int, *http.Response, error) {
+// that has what the request names — the one partition answering other
+// than 404 and 503 — or, when several do (a request every partition
+// refuses alike: a body that does not parse), the first of theirs, with
+// holder -1; or else a 503 answer or error of one that could not say (what
+// is asked for may be there); or else nothing: no partition has it.
+func (s *Server) find(ctx context.Context, r *http.Request, body []byte) (holder int, resp *http.Response, err error) {
 	n := s.cluster.Partitions()
 	answers := make([]*http.Response, n)
 	errs := make([]error, n)
@@ -288,13 +377,16 @@ func (s *Server) find(ctx context.Context, r *http.Request, body []byte) (int, *
 		wg.Go(func() { answers[p], errs[p] = s.ask(ctx, p, r, body) })
 	}
 	wg.Wait()
-	found, unsure := -1, -1
+	found, unsure, answered := -1, -1, 0
 	for p, a := range answers {
 		switch {
 		case errs[p] != nil || a.StatusCode == http.StatusServiceUnavailable:
 			unsure = max(unsure, p)
-		case a.StatusCode != http.StatusNotFound && found < 0:
-			found = p
+		case a.StatusCode != http.StatusNotFound:
+			answered++
+			if found < 0 {
+				found = p
+			}
 		}
 	}
 	keep := cmp.Or(found+1, unsure+1) - 1 // the answer given: the rest are closed
@@ -307,7 +399,9 @@ func (s *Server) find(ctx context.Context, r *http.Request, body []byte) (int, *
 	case keep < 0:
 		return -1, nil, nil
 	case errs[keep] != nil:
-		return keep, nil, errs[keep]
+		return -1, nil, errs[keep]
+	case keep != found || answered > 1:
+		return -1, answers[keep], nil
 	}
 	return keep, answers[keep], nil
 }
@@ -357,7 +451,7 @@ func (s *Server) unreachable(err error) error {
 		return problem(http.StatusServiceUnavailable, "partition-moving", "the partition is being taken over by another node; retry in a second")
 	}
 	s.log.Warn("forwarded request not answered", "err", err)
-	return problem(http.StatusServiceUnavailable, "owner-unreachable", "the partition's owner did not answer; nothing is known to have changed; retry in a second")
+	return problem(http.StatusServiceUnavailable, "owner-unreachable", "the partition's owner did not answer in time; a write may or may not have been applied: read before sending it again")
 }
 
 // relayedHeaders are the owner's answer's headers a gateway passes on;

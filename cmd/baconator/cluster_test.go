@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,6 +129,50 @@ func TestAClusterServesTheAPIOnEveryNode(t *testing.T) {
 	status, body = post(context.Background(), bases[(node+1)%3]+"/api/orders", strings.Replace(same, `"customer":"c"`, `"customer":"other"`, 1))
 	assert.Equal(t, http.StatusConflict, status, "%s", body)
 
+	// One id, two different orders sent to two nodes at the same moment:
+	// one is accepted and stays the order under the id, the other is
+	// refused — never two 202s, never a 202 whose order is replaced.
+	for i := range 10 {
+		id := fmt.Sprintf("race-%d", i)
+		bodies := []string{
+			fmt.Sprintf(`{"id":%q,"customer":"alice","sku":"beef","amountRequested":5}`, id),
+			fmt.Sprintf(`{"id":%q,"customer":"bob","sku":"beef","amountRequested":5}`, id),
+		}
+		statuses := make([]int, 2)
+		var race sync.WaitGroup
+		for k := range 2 {
+			race.Go(func() { statuses[k], _ = post(context.Background(), bases[k]+"/api/orders", bodies[k]) })
+		}
+		race.Wait()
+		won := slices.Index(statuses, http.StatusAccepted)
+		require.NotEqual(t, -1, won, "one of %v is accepted", statuses)
+		assert.Equal(t, http.StatusConflict, statuses[1-won], "the other is refused: %v", statuses)
+		var o struct{ Customer string }
+		getInto(t, bases[2]+"/api/orders/"+id, &o)
+		assert.Equal(t, []string{"alice", "bob"}[won], o.Customer, "the order under %s is the one accepted", id)
+	}
+
+	// A request every partition refuses alike (a body that does not
+	// parse) does not make a node forget where a lot is.
+	var lots struct{ Batches []struct{ ID, Lot string } }
+	getInto(t, bases[0]+"/api/inventory?sku=lamb&limit=1", &lots)
+	require.NotEmpty(t, lots.Batches)
+	lot, pallet := lots.Batches[0].Lot, lots.Batches[0].ID
+	status, body = post(context.Background(), bases[1]+"/api/lots/"+lot+"/hold", `{`)
+	assert.Equal(t, http.StatusBadRequest, status, "%s", body)
+	getInto(t, bases[1]+"/api/lots/"+lot, &struct{}{})
+
+	// A pallet id or a lot another partition holds is refused at receipt,
+	// as one warehouse refuses it.
+	receipt := `{"id":%q,"sku":"veal","lot":%q,"supplier":"Farm_1","weightLbs":100,"expirationDate":%q}`
+	expires := time.Now().Add(10 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	status, body = post(context.Background(), bases[2]+"/api/inventory", fmt.Sprintf(receipt, pallet, "L-new", expires))
+	assert.Equal(t, http.StatusConflict, status, "a lamb pallet's id for a veal pallet: %s", body)
+	status, body = post(context.Background(), bases[2]+"/api/inventory", fmt.Sprintf(receipt, "P-new-veal", lot, expires))
+	assert.Equal(t, http.StatusBadRequest, status, "a lamb lot for a veal pallet: %s", body)
+	status, body = post(context.Background(), bases[2]+"/api/inventory", fmt.Sprintf(receipt, "P-new-veal", "L-new", expires))
+	assert.Equal(t, http.StatusCreated, status, "%s", body)
+
 	// What a cluster answers differently, and clearly.
 	for _, path := range []string{"/api/orders/no-such-order", "/api/inventory/no-such-pallet"} {
 		resp, err := http.Get(bases[1] + path)
@@ -145,7 +190,7 @@ func TestAClusterServesTheAPIOnEveryNode(t *testing.T) {
 		assert.Equal(t, want, status, "%s: %s", body, answer)
 		assert.Contains(t, string(answer), `"type":"/problems/`, "problem+json")
 	}
-	for _, path := range []string{"/api/inventory", "/api/orders", "/api/events", "/api/inventory?partition=12", "/api/inventory?partition=x"} {
+	for _, path := range []string{"/api/inventory", "/api/orders", "/api/events", "/api/inventory?partition=12", "/api/inventory?partition=x", "/api/inventory?partition=1&partition=2"} {
 		resp, err := http.Get(bases[2] + path)
 		require.NoError(t, err)
 		resp.Body.Close()

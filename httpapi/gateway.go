@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baconator/baconator/inventory"
@@ -104,11 +103,7 @@ func NewGateway(cfg GatewayConfig) *Server {
 		s.cfg.Metrics = NewMetrics()
 	}
 	s.cfg.Metrics.reg.MustRegister(cfg.Cluster.Collector())
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders, wellFormedQuery)
-
+	e := s.newEcho()
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
 	write := s.refuseWrites
@@ -136,13 +131,6 @@ func NewGateway(cfg GatewayConfig) *Server {
 		return problem(http.StatusBadRequest, "not-in-a-cluster",
 			"the event stream is a single node's; in a cluster follow an order with GET /api/orders/{id}?wait=30s")
 	}, viewer)
-
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
-	e.GET("/openapi.json", serveOpenAPI)
-	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
-	e.GET("/swagger/*", serveSwagger)
 	s.echo = e
 	return s
 }
@@ -153,11 +141,7 @@ func NewGateway(cfg GatewayConfig) *Server {
 // single node answers a repeat (200 with the order, or 409 if the request
 // differs): see repeat.
 func (s *Server) acceptOrder(c echo.Context) error {
-	var in orderRequestJSON
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
-	req, err := in.request(c.Request().Header.Get("Idempotency-Key"))
+	req, err := decodeOrder(c)
 	if err != nil {
 		return err
 	}

@@ -61,12 +61,18 @@ func (in orderRequestJSON) request(idempotencyKey string) (inventory.OrderReques
 	return req, f.err()
 }
 
-func (s *Server) placeOrder(c echo.Context) error {
+// decodeOrder reads and validates POST /api/orders' body and
+// Idempotency-Key.
+func decodeOrder(c echo.Context) (inventory.OrderRequest, error) {
 	var in orderRequestJSON
 	if err := decodeJSON(c, &in); err != nil {
-		return err
+		return inventory.OrderRequest{}, err
 	}
-	req, err := in.request(c.Request().Header.Get("Idempotency-Key"))
+	return in.request(c.Request().Header.Get("Idempotency-Key"))
+}
+
+func (s *Server) placeOrder(c echo.Context) error {
+	req, err := decodeOrder(c)
 	if err != nil {
 		return err
 	}

@@ -57,11 +57,7 @@ func New(cfg Config) *Server {
 		s.cfg.Metrics = NewMetrics()
 	}
 	s.cfg.Metrics.watch(cfg.Engine)
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders, wellFormedQuery)
-
+	e := s.newEcho()
 	api := e.Group("/api")
 	viewer, sales, operator := s.require(RoleViewer), s.require(RoleSales), s.require(RoleOperator)
 	write := s.refuseWrites // every POST: 503 before the warehouse is loaded and while draining
@@ -86,16 +82,26 @@ func New(cfg Config) *Server {
 	api.GET("/orders/:id/trace", s.orderTrace, viewer)
 	api.GET("/events", s.streamEvents, viewer)
 
+	e.GET("/", serveFloor)
+	e.GET("/floor/*", serveFloor)
+	s.echo = e
+	return s
+}
+
+// newEcho is what a node's API and a cluster gateway share: the error
+// handler, the middleware, health, metrics and the OpenAPI pages.
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.cfg.Metrics.instrument, middleware.Recover(), securityHeaders, wellFormedQuery)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.handler()))
 	e.GET("/openapi.json", serveOpenAPI)
 	e.GET("/swagger", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/swagger/") })
 	e.GET("/swagger/*", serveSwagger)
-	e.GET("/", serveFloor)
-	e.GET("/floor/*", serveFloor)
-	s.echo = e
-	return s
+	return e
 }
 
 // Handler is the API as an http.Handler.

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,9 +102,22 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 
 	srv := startBinary(t, bin, dir, seed+1000)
 	srv.waitLog(t, "[SYSTEM] Recovered")
+	verifyAcknowledged(t, srv.base, acked, adjusted, held, 0)
+	srv.stop(t)
+}
+
+// verifyAcknowledged checks, through the API at base, that everything the
+// clients of a crash test were told was done is there: every order that
+// got a 202 ended, every acknowledged adjustment is in its pallet's ledger,
+// every acknowledged hold holds; and that the audit of every pallet and
+// order (those accepted that no client heard of too) passes: ledgers sum to
+// weights, every order holds exactly what the ledgers gave it. partitions
+// is a cluster's (its lists are each one partition's), 0 for one server.
+func verifyAcknowledged(t *testing.T, base string, acked map[string]string, adjusted map[string][]float64, held map[string]bool, partitions int) {
+	t.Helper()
 	var ids []string
 	for id, body := range acked {
-		o := getOrder(t, srv.base, id)
+		o := getOrder(t, base, id)
 		require.True(t, strings.Contains(body, fmt.Sprintf(`"id":%q`, o.ID)), "order %s", id)
 		require.Contains(t, []string{"allocated", "rejected", "cancelled"}, o.Status, "order %s never ended", id)
 		ids = append(ids, id)
@@ -116,7 +130,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 				Version float64
 			}
 		}
-		getInto(t, srv.base+"/api/inventory/"+url.PathEscape(id)+"/ledger", &ledger)
+		getInto(t, base+"/api/inventory/"+url.PathEscape(id)+"/ledger", &ledger)
 		for _, v := range versions {
 			found := false
 			for _, e := range ledger.Entries {
@@ -128,16 +142,16 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	require.NotEmpty(t, held, "the load holds pallets: the check below must have something to check")
 	for id := range held {
 		var p struct{ Status string }
-		getInto(t, srv.base+"/api/inventory/"+url.PathEscape(id), &p)
+		getInto(t, base+"/api/inventory/"+url.PathEscape(id), &p)
 		require.Equal(t, "on_hold", p.Status, "pallet %s: an acknowledged hold was lost", id)
 	}
-	ids = append(ids, unacknowledged(t, srv.base, acked)...) // accepted, the client never heard: audited too
-	res, err := loadtest.AuditServer(context.Background(), loadtest.Config{URL: srv.base}, ids)
+	ids = append(ids, unacknowledged(t, base, acked, partitionScopes(partitions)...)...) // accepted, the client never heard: audited too
+	res, err := loadtest.AuditServer(context.Background(), loadtest.Config{URL: base, Partitions: partitions}, ids)
 	require.NoError(t, err)
 	for _, c := range res.Checks {
 		require.True(t, c.OK, "%s: %s", c.Name, c.Detail)
 	}
-	srv.stop(t)
+	t.Logf("%d orders acknowledged, %d pallets adjusted, %d held: all there; the audit passed", len(acked), len(adjusted), len(held))
 }
 
 func post(ctx context.Context, url, body string) (int, []byte) {
@@ -181,38 +195,65 @@ func getOrder(t *testing.T, base, id string) apiOrder {
 	return o
 }
 
-func palletIDs(t *testing.T, base string) []string {
+// partitionScopes is a list's scope for each of a cluster's n partitions
+// (none for one server).
+func partitionScopes(n int) []string {
+	var scopes []string
+	for p := range n {
+		scopes = append(scopes, "&partition="+strconv.Itoa(p))
+	}
+	return scopes
+}
+
+// orWhole is the scopes given, or the whole server's.
+func orWhole(scopes []string) []string {
+	if len(scopes) == 0 {
+		return []string{""}
+	}
+	return scopes
+}
+
+// palletIDs lists every pallet, retired ones too (an adjustment brings one
+// back): of the whole server, or of each scope given (a cluster's
+// "&partition=N").
+func palletIDs(t *testing.T, base string, scopes ...string) []string {
 	t.Helper()
-	var inv struct{ Batches []struct{ ID string } }
-	getInto(t, base+"/api/inventory?state=all", &inv) // retired pallets too: an adjustment brings one back
 	var ids []string
-	for _, b := range inv.Batches {
-		ids = append(ids, b.ID)
+	for _, scope := range orWhole(scopes) {
+		var inv struct{ Batches []struct{ ID string } }
+		getInto(t, base+"/api/inventory?state=all"+scope, &inv)
+		for _, b := range inv.Batches {
+			ids = append(ids, b.ID)
+		}
 	}
 	require.NotEmpty(t, ids)
 	return ids
 }
 
 // unacknowledged lists the orders the server holds that no client saw a
-// 202 for (killed before the answer got out).
-func unacknowledged(t *testing.T, base string, acked map[string]string) []string {
+// 202 for (killed before the answer got out): of the whole server, or of
+// each scope given.
+func unacknowledged(t *testing.T, base string, acked map[string]string, scopes ...string) []string {
 	t.Helper()
 	var out []string
-	cursor := ""
-	for {
-		var page struct {
-			Orders     []apiOrder
-			NextCursor string
-		}
-		getInto(t, base+"/api/orders?limit=1000&cursor="+url.QueryEscape(cursor), &page)
-		for _, o := range page.Orders {
-			if _, ok := acked[o.ID]; !ok {
-				out = append(out, o.ID)
+	for _, scope := range orWhole(scopes) {
+		cursor := ""
+		for {
+			var page struct {
+				Orders     []apiOrder
+				NextCursor string
 			}
+			getInto(t, base+"/api/orders?limit=1000"+scope+"&cursor="+url.QueryEscape(cursor), &page)
+			for _, o := range page.Orders {
+				if _, ok := acked[o.ID]; !ok {
+					out = append(out, o.ID)
+				}
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
 		}
-		if page.NextCursor == "" {
-			return out
-		}
-		cursor = page.NextCursor
 	}
+	return out
 }

@@ -81,10 +81,15 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	if err != nil {
 		return nil, err
 	}
+	secret, err := partitionSecret(ctx, js, p)
+	if err != nil {
+		return nil, err
+	}
 	owner := NewOwner(log)
 	// The log is the system of record: the local journal is a cache of
 	// it, rebuilt at every takeover, so it needs no log or sync of its own.
-	j, err := journal.Open(fmt.Sprintf("p%02d", p), journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: owner, MemTableBytes: partitionMemTableBytes})
+	j, err := journal.Open(fmt.Sprintf("p%02d", p), journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: owner,
+		MemTableBytes: partitionMemTableBytes, Secret: secret})
 	if err != nil {
 		return nil, err
 	}

@@ -199,3 +199,28 @@ func TestTheIntakeTakesOnlyOrdersOfItsPartition(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, orders, 1, "only the one good order")
 }
+
+// TestAPartitionsKeyOutlivesItsOwner: every owner of a partition, on any
+// node, signs with the same key (a page cursor one owner gave, the next
+// takes), and no two partitions share one.
+func TestAPartitionsKeyOutlivesItsOwner(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := actors.DefaultConfig()
+	cfg.Chaos.Interval = 0
+	const p = 3
+	first, err := Own(ctx, nodes[0].JetStream(), p, cfg)
+	require.NoError(t, err)
+	key := first.Engine.Secret()
+	first.Depose()
+	next, err := Own(ctx, nodes[1].JetStream(), p, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, next.Close(context.Background())) }()
+	assert.Equal(t, key, next.Engine.Secret(), "the next owner, on another node, signs as the first")
+	other, err := Own(ctx, nodes[2].JetStream(), p+1, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, other.Close(context.Background())) }()
+	assert.NotEqual(t, key, other.Engine.Secret(), "another partition signs with a key of its own")
+	assert.Len(t, key, 32)
+}

@@ -86,6 +86,11 @@ type Options struct {
 	// and takes no more (fail-stop), and the partition's new owner
 	// rebuilds the same state from the log with Restore.
 	Replica Replica
+	// Secret, if set (32 bytes), is the journal's key (Journal.Secret)
+	// instead of one it makes and keeps: journals that stand for the same
+	// state in turn — a partition's, owner after owner — share it, so that
+	// what one signed (a page cursor) the next accepts.
+	Secret []byte
 }
 
 // Replica receives the journal's groups before they are written (see
@@ -216,7 +221,14 @@ func Open(dir string, o Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open journal in %s: index lots: %w", dir, err)
 	}
-	secret, err := loadSecret(db, wo)
+	secret, err := o.Secret, error(nil)
+	switch {
+	case len(secret) == secretBytes:
+	case len(secret) != 0:
+		err = fmt.Errorf("Options.Secret: %d bytes, want %d", len(secret), secretBytes)
+	default:
+		secret, err = loadSecret(db, wo)
+	}
 	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -277,4 +278,23 @@ func TestLookupsOfNewIdsAreServedFromTheBlockCache(t *testing.T) {
 	}
 	hits, misses := journal.BlockCacheForTest(j)
 	require.Greater(t, hits-hits0, 10*(misses-misses0), "lookups read filters and indexes from the cache (hits %d, misses %d)", hits-hits0, misses-misses0)
+}
+
+func TestAJournalKeepsItsKeyOrTakesTheOneGiven(t *testing.T) {
+	fs := vfs.NewMem()
+	j := open(t, fs, "j")
+	made := j.Secret()
+	require.Len(t, made, 32)
+	require.NoError(t, j.Close())
+	j = open(t, fs, "j")
+	require.Equal(t, made, j.Secret(), "made once, kept")
+	require.NoError(t, j.Close())
+
+	given := bytes.Repeat([]byte{7}, 32)
+	j, err := journal.Open("j", journal.Options{FS: fs, Secret: given})
+	require.NoError(t, err)
+	require.Equal(t, given, j.Secret(), "the one given wins")
+	require.NoError(t, j.Close())
+	_, err = journal.Open("j", journal.Options{FS: fs, Secret: []byte("short")})
+	require.ErrorContains(t, err, "Secret: 5 bytes")
 }

@@ -65,6 +65,11 @@ func BenchmarkTakeover(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	if *takeoverCheckpoint {
+		if err := first.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if err := first.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -83,4 +88,7 @@ func BenchmarkTakeover(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/takeover")
 }
 
-var takeoverOrders = flag.Int("takeover.orders", 10000, "orders in the partition BenchmarkTakeover takes over")
+var (
+	takeoverOrders     = flag.Int("takeover.orders", 10000, "orders in the partition BenchmarkTakeover takes over")
+	takeoverCheckpoint = flag.Bool("takeover.checkpoint", false, "BenchmarkTakeover: the partition has a checkpoint of its last commit")
+)

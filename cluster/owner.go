@@ -32,11 +32,22 @@ const (
 // append is refused (ErrFenced), the journal fails, and this owner's
 // engine stops taking writes.
 type Owner struct {
+	// What its takeover read: the checkpoint's position (0: none), and
+	// how many commits after it were replayed.
+	FromCheckpoint, Replayed uint64
+
+	commits uint64        // made by this owner; only the journal's writer
+	due     chan struct{} // a checkpoint is due
 	log     *Log
 	token   string // this takeover's own: makes each commit's Nats-Msg-Id unique to it
 	last    uint64 // the partition's last commit, as this owner knows it
 	deposed atomic.Bool
 }
+
+// Position is the sequence of the last commit this owner made or knows
+// of: a snapshot of its journal taken between groups is the state through
+// it (journal.Positioner). Only the journal's writer calls it.
+func (o *Owner) Position() uint64 { return o.last }
 
 // Depose makes every later Append fail as fenced: the owner lost its
 // lease, and must not commit even if the log would still let it.
@@ -46,7 +57,7 @@ var _ journal.Replica = (*Owner)(nil)
 
 // NewOwner is an owner of l that has not taken the partition over yet:
 // open the journal with it as Replica, then call TakeOver.
-func NewOwner(l *Log) *Owner { return &Owner{log: l, token: nuid.Next()} }
+func NewOwner(l *Log) *Owner { return &Owner{log: l, token: nuid.Next(), due: make(chan struct{}, 1)} }
 
 // TakeOver rebuilds the partition's committed state into j (a fresh
 // journal opened with o as its Replica) from every commit in the log, and
@@ -61,9 +72,36 @@ func (o *Owner) TakeOver(ctx context.Context, j *journal.Journal) error {
 	if err != nil {
 		return err
 	}
-	if err := j.Restore(o.log.commitsUpTo(ctx, last)); err != nil {
+	// From the latest checkpoint, if there is one, and the commits after
+	// it; else from every commit.
+	wait, cancel := context.WithTimeout(ctx, checkpointWait)
+	var cp checkpoint
+	err = retried(wait, func() (err error) {
+		cp, err = o.log.latestCheckpoint(wait)
+		return err
+	})
+	cancel()
+	if err != nil { // every commit, then: slower, never wrong
+		cp = checkpoint{}
+	}
+	if cp.position > last { // cannot be: a checkpoint is of a commit in the log
+		return fmt.Errorf("partition %d: take over: a checkpoint at %d past the last commit %d", o.log.partition, cp.position, last)
+	}
+	groups := func(yield func([]byte, error) bool) {
+		if cp.state != nil && !yield(cp.state, nil) {
+			return
+		}
+		for g, err := range o.log.commitsBetween(ctx, cp.position+1, last) {
+			o.Replayed++
+			if !yield(g, err) {
+				return
+			}
+		}
+	}
+	if err := j.Restore(groups); err != nil {
 		return fmt.Errorf("partition %d: take over: %w", o.log.partition, err)
 	}
+	o.FromCheckpoint = cp.position
 	// The takeover is marked in the log at once, by an empty commit after
 	// the last one: from here on the old owner's late commits are refused,
 	// even before this owner has anything of its own to commit. Had it
@@ -99,6 +137,12 @@ func (o *Owner) Append(group []byte) error {
 		switch {
 		case err == nil:
 			o.last = seq
+			if o.commits++; o.commits%checkpointEvery == 0 {
+				select { // the partition checkpoints when it can; one at a time
+				case o.due <- struct{}{}:
+				default:
+				}
+			}
 			return nil
 		case errors.Is(err, ErrFenced), errors.Is(err, nats.ErrConnectionClosed), ctx.Err() != nil:
 			return err
@@ -148,13 +192,18 @@ const (
 	replayIdleMax = 30 * time.Second
 )
 
-// commitsUpTo yields the data of every commit up to stream sequence last,
-// in order, read with an ephemeral pull consumer of the commit subject
-// (deleted at the end; the server drops it by itself if this process dies
-// first). Every read is bounded by ctx and by readTries.
+// commitsUpTo yields the data of every commit up to stream sequence last.
 func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, error] {
+	return l.commitsBetween(ctx, 1, last)
+}
+
+// commitsBetween yields the data of every commit from stream sequence
+// first up to last, in order, read with an ephemeral pull consumer of the
+// commit subject (deleted at the end; the server drops it by itself if
+// this process dies first). Every read is bounded by ctx and by readTries.
+func (l *Log) commitsBetween(ctx context.Context, first, last uint64) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
-		if last == 0 {
+		if last == 0 || first > last {
 			return
 		}
 		var s jetstream.Stream
@@ -163,7 +212,8 @@ func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, er
 			if s, err = l.js.Stream(ctx, l.stream); err == nil {
 				c, err = s.CreateConsumer(ctx, jetstream.ConsumerConfig{
 					FilterSubject:     l.commits,
-					DeliverPolicy:     jetstream.DeliverAllPolicy,
+					DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+					OptStartSeq:       first,
 					AckPolicy:         jetstream.AckNonePolicy,
 					MemoryStorage:     true,
 					InactiveThreshold: replayIdleMax,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,8 @@ const (
 	intakeAckWait = 5 * time.Second
 	// intakePendingMax bounds orders taken and not yet journaled.
 	intakePendingMax = 1024
+	// checkpointTimeout bounds the making and storing of one checkpoint.
+	checkpointTimeout = time.Minute
 	// intakeFetchWait is how long a fetch of the intake waits for orders.
 	intakeFetchWait = 250 * time.Millisecond
 	// intakeRetry is how long an order the engine throttled waits before
@@ -64,6 +67,9 @@ type Partition struct {
 
 	servingState // forwarded requests (forward.go)
 	progress     *intakeProgress
+
+	logger        *slog.Logger
+	checkpointing sync.WaitGroup // the checkpoints goroutine
 }
 
 // EncodeOrder is an accepted order as the intake carries it.
@@ -132,9 +138,31 @@ func Own(ctx context.Context, js jetstream.JetStream, p int, cfg actors.Config) 
 	pt := &Partition{ID: p, Engine: eng, journal: j, owner: owner, log: log, stop: stop, done: make(chan struct{}),
 		servingState: servingState{api: api, cons: cons, slots: make(chan struct{}, forwardSlots)},
 		// Every order the consumer's earlier owners acknowledged is taken.
-		progress: newIntakeProgress(cons.CachedInfo().AckFloor.Stream)}
+		progress: newIntakeProgress(cons.CachedInfo().AckFloor.Stream),
+		logger:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
 	go pt.take(runCtx, cons)
+	pt.checkpointing.Add(1)
+	go pt.checkpoints(runCtx)
 	return pt, nil
+}
+
+// checkpoints makes a checkpoint each time the owner says one is due,
+// until ctx ends.
+func (pt *Partition) checkpoints(ctx context.Context) {
+	defer pt.checkpointing.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pt.owner.due:
+		}
+		save, cancel := context.WithTimeout(ctx, checkpointTimeout)
+		err := pt.Checkpoint(save)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			pt.logger.Warn("[CLUSTER] A checkpoint failed; the next takeover replays more", "partition", pt.ID, "err", err)
+		}
+	}
 }
 
 // take feeds the intake to the engine until ctx ends or the engine can
@@ -292,5 +320,6 @@ func (pt *Partition) Close(ctx context.Context) error {
 	pt.stopServing()
 	pt.stop()
 	<-pt.done
+	pt.checkpointing.Wait() // a snapshot must not outlive its journal
 	return errors.Join(pt.Engine.Close(ctx), pt.journal.Close())
 }

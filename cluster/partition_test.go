@@ -224,3 +224,61 @@ func TestAPartitionsKeyOutlivesItsOwner(t *testing.T) {
 	assert.NotEqual(t, key, other.Engine.Secret(), "another partition signs with a key of its own")
 	assert.Len(t, key, 32)
 }
+
+// TestATakeoverStartsFromTheLatestCheckpoint: a new owner restores the
+// partition's checkpoint and replays only the commits after it, and has
+// every order, from before the checkpoint and after.
+func TestATakeoverStartsFromTheLatestCheckpoint(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := actors.DefaultConfig()
+	cfg.Chaos.Interval = 0
+	p := PartitionOf(inventory.DefaultSKU)
+	first, err := Own(ctx, nodes[0].JetStream(), p, cfg)
+	require.NoError(t, err)
+	specs, err := seed.Synthetic{Count: 20, Seed: 5, Now: time.Now()}.Pallets(ctx)
+	require.NoError(t, err)
+	_, err = first.Engine.ReceivePallets(specs)
+	require.NoError(t, err)
+	place := func(from, to int) []string {
+		var ids []string
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("o-%d", i)
+			_, _, err := first.Engine.PlaceOrder(inventory.OrderRequest{ID: id, Customer: "c", Amount: inventory.Lbs(10), CreatedAt: time.Now()})
+			require.NoError(t, err)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	before := waitEnded(t, first.Engine, place(0, 40))
+	require.NoError(t, first.Checkpoint(ctx))
+	after := waitEnded(t, first.Engine, place(40, 50))
+	first.Depose()
+
+	next, err := Own(ctx, nodes[1].JetStream(), p, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, next.Close(context.Background())) }()
+	assert.Positive(t, next.owner.FromCheckpoint, "restored from the checkpoint")
+	assert.Positive(t, next.owner.Replayed, "and the commits after it")
+	assert.Less(t, next.owner.Replayed, uint64(50), "only those: 40 orders and a receipt came before it")
+	for id, want := range merge(before, after) {
+		got, err := next.Engine.Order(id)
+		require.NoError(t, err)
+		assert.Equal(t, want.Status, got.Status, "order %s", id)
+		assert.Equal(t, want.Allocations, got.Allocations, "order %s", id)
+	}
+	_, _, err = next.Engine.PlaceOrder(inventory.OrderRequest{ID: "by-the-next", Customer: "c", Amount: inventory.Lbs(10), CreatedAt: time.Now()})
+	require.NoError(t, err, "the next owner commits on from there")
+}
+
+func merge[K comparable, V any](a, b map[K]V) map[K]V {
+	out := make(map[K]V, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

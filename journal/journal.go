@@ -135,6 +135,12 @@ type Journal struct {
 type request struct {
 	b    *Batch
 	done chan error
+	snap chan snapshotted // a Snapshot's, with no batch
+}
+
+type snapshotted struct {
+	s   *Snapshot
+	err error
 }
 
 // Open opens the journal in dir, creating it if dir is missing, empty, or
@@ -461,12 +467,21 @@ func (j *Journal) write() {
 	go j.land(flights, landed)
 	defer func() { close(flights); <-landed }()
 	for r := range j.queue {
+		if r.snap != nil {
+			r.snap <- j.snapshot()
+			continue
+		}
 		group := append(make([]*request, 0, 8), r)
+		var snap *request // a Snapshot asked for after the group's requests
 	more:
 		for len(group) < groupCommitsMax {
 			select {
 			case r, ok := <-j.queue:
-				if !ok {
+				switch {
+				case !ok:
+					break more
+				case r.snap != nil:
+					snap = r
 					break more
 				}
 				group = append(group, r)
@@ -483,8 +498,77 @@ func (j *Journal) write() {
 			}
 		}
 		flights <- f
+		if snap != nil {
+			snap.snap <- j.snapshot()
+		}
 	}
 }
+
+// Snapshot is the journal's state between two of its writer's groups:
+// every group written (and given to the Replica) before it, none after;
+// Position is what the Replica's Position said at that moment (0 without
+// one). Close it when done.
+type Snapshot struct {
+	db       *pebble.DB
+	snap     *pebble.Snapshot
+	Position uint64
+}
+
+// Positioner is a Replica that can say where its log stands: a Snapshot
+// records it, to say from where a restore must replay.
+type Positioner interface {
+	Position() uint64
+}
+
+// Snapshot takes a Snapshot between the writer's groups.
+func (j *Journal) Snapshot() (*Snapshot, error) {
+	r := &request{snap: make(chan snapshotted, 1)}
+	j.mu.RLock()
+	if j.closed {
+		j.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	j.queue <- r
+	j.mu.RUnlock()
+	got := <-r.snap
+	return got.s, got.err
+}
+
+// snapshot is Snapshot on the writer's goroutine, between groups.
+func (j *Journal) snapshot() snapshotted {
+	if err := j.Err(); err != nil {
+		return snapshotted{err: err}
+	}
+	s := &Snapshot{db: j.db, snap: j.db.NewSnapshot()}
+	if p, ok := j.replica.(Positioner); ok {
+		s.Position = p.Position()
+	}
+	return snapshotted{s: s}
+}
+
+// Export is the snapshot's every key as one group, in the form Restore
+// takes: a restore from it and the groups after Position is the state.
+func (s *Snapshot) Export() ([]byte, error) {
+	it, err := s.snap.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if err := b.Set(it.Key(), it.Value(), nil); err != nil {
+			_ = it.Close()
+			return nil, err
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b.Repr()), nil
+}
+
+// Close releases the snapshot.
+func (s *Snapshot) Close() error { return s.snap.Close() }
 
 // apply writes f's group to Pebble without waiting for its sync. The
 // snapshot taken first holds every group before it: what reads fall back

@@ -298,3 +298,43 @@ func TestAJournalKeepsItsKeyOrTakesTheOneGiven(t *testing.T) {
 	_, err = journal.Open("j", journal.Options{FS: fs, Secret: []byte("short")})
 	require.ErrorContains(t, err, "Secret: 5 bytes")
 }
+
+// positioned is a Replica that counts the groups it was given.
+type positioned struct{ n uint64 }
+
+func (p *positioned) Append([]byte) error { p.n++; return nil }
+func (p *positioned) Position() uint64    { return p.n }
+
+func TestASnapshotRestoresTheStateBetweenTwoGroups(t *testing.T) {
+	rep := &positioned{}
+	j, err := journal.Open("j", journal.Options{FS: vfs.NewMem(), Volatile: true, Replica: rep})
+	require.NoError(t, err)
+	defer j.Close()
+	for _, id := range []string{"a", "b", "c"} {
+		var b journal.Batch
+		b.PutOrder(order(id), "")
+		require.NoError(t, j.Commit(&b))
+	}
+	snap, err := j.Snapshot()
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), snap.Position, "taken after the third group, before any other")
+	var b journal.Batch
+	b.PutOrder(order("d"), "")
+	require.NoError(t, j.Commit(&b))
+	state, err := snap.Export()
+	require.NoError(t, err)
+	require.NoError(t, snap.Close())
+
+	next, err := journal.Open("next", journal.Options{FS: vfs.NewMem(), Volatile: true})
+	require.NoError(t, err)
+	defer next.Close()
+	require.NoError(t, next.Restore(func(yield func([]byte, error) bool) { yield(state, nil) }))
+	for id, want := range map[string]bool{"a": true, "b": true, "c": true, "d": false} {
+		_, ok, err := next.Order(id)
+		require.NoError(t, err)
+		require.Equal(t, want, ok, "order %s", id)
+	}
+	head, _ := next.EventsHead()
+	was, _ := j.EventsHead()
+	require.Equal(t, was-1, head, "the events up to the snapshot, and their ids")
+}

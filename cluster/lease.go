@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,7 +51,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, node string, ttl ti
 type Lease struct {
 	leases    *Leases
 	partition int
-	revision  uint64
+	revision  atomic.Uint64 // renewed on one goroutine, read by a release on another
 }
 
 func leaseKey(partition int) string { return fmt.Sprintf("p%02d", partition) }
@@ -65,7 +66,9 @@ func (l *Leases) Acquire(ctx context.Context, partition int) (lease *Lease, ok b
 	if err != nil {
 		return nil, false, fmt.Errorf("partition %d: acquire: %w", partition, err)
 	}
-	return &Lease{leases: l, partition: partition, revision: rev}, true, nil
+	le := &Lease{leases: l, partition: partition}
+	le.revision.Store(rev)
+	return le, true, nil
 }
 
 // Owner is the node holding the partition, or "" if none does.
@@ -83,7 +86,7 @@ func (l *Leases) Owner(ctx context.Context, partition int) (string, error) {
 // Renew extends the lease by the bucket's TTL. ErrLeaseLost means another
 // node holds it now, or it lapsed: the holder must step down.
 func (le *Lease) Renew(ctx context.Context) error {
-	rev, err := le.leases.kv.Update(ctx, leaseKey(le.partition), []byte(le.leases.node), le.revision)
+	rev, err := le.leases.kv.Update(ctx, leaseKey(le.partition), []byte(le.leases.node), le.revision.Load())
 	var apiErr *jetstream.APIError
 	if errors.Is(err, jetstream.ErrKeyNotFound) || (errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)) {
@@ -92,7 +95,7 @@ func (le *Lease) Renew(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("partition %d: renew: %w", le.partition, err)
 	}
-	le.revision = rev
+	le.revision.Store(rev)
 	return nil
 }
 
@@ -106,7 +109,7 @@ func (le *Lease) Reacquire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("partition %d: take the lease again: %w", le.partition, err)
 	}
-	le.revision = rev
+	le.revision.Store(rev)
 	return nil
 }
 
@@ -115,7 +118,7 @@ func (le *Lease) Partition() int { return le.partition }
 
 // Release gives the lease back, if it is still this node's.
 func (l *Leases) Release(ctx context.Context, le *Lease) error {
-	err := l.kv.Delete(ctx, leaseKey(le.partition), jetstream.LastRevision(le.revision))
+	err := l.kv.Delete(ctx, leaseKey(le.partition), jetstream.LastRevision(le.revision.Load()))
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return nil // not ours any more: nothing to give back

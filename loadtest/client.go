@@ -19,6 +19,13 @@ import (
 	"github.com/baconator/baconator/inventory"
 )
 
+// A read answered 503 is asked again unavailableTries times,
+// unavailablePause apart (what the answer's Retry-After says).
+const (
+	unavailableTries = 60
+	unavailablePause = time.Second
+)
+
 // client speaks the public API, nothing else.
 type client struct {
 	base       string
@@ -63,8 +70,19 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (int,
 	return resp.StatusCode, b, resp.Header, err
 }
 
+// getJSON reads path into dst. A 503 (a server still starting, a
+// cluster's partition changing hands) is asked again after its
+// Retry-After, unavailableTries times at most.
 func (c *client) getJSON(ctx context.Context, path string, dst any) error {
 	code, body, _, err := c.do(ctx, http.MethodGet, path, nil)
+	for try := 0; err == nil && code == http.StatusServiceUnavailable && try < unavailableTries; try++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(unavailablePause):
+		}
+		code, body, _, err = c.do(ctx, http.MethodGet, path, nil)
+	}
 	if err != nil {
 		return err
 	}

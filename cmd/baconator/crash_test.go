@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/baconator/baconator/inventory"
 	"github.com/baconator/baconator/loadtest"
 )
 
@@ -172,15 +173,26 @@ func post(ctx context.Context, url, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// getInto reads url into into, as a client does: a 503 (a cluster's
+// partition changing hands) is tried again after its Retry-After, for at
+// most two minutes.
 func getInto(t *testing.T, url string, into any) {
 	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", url, body)
-	require.NoError(t, json.Unmarshal(body, into))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(url)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		if resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+			time.Sleep(time.Second) // the answer's Retry-After
+			continue
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", url, body)
+		require.NoError(t, json.Unmarshal(body, into))
+		return
+	}
 }
 
 type apiOrder struct {
@@ -188,11 +200,33 @@ type apiOrder struct {
 	Status string `json:"status"`
 }
 
+// getOrder follows an order until it ends, as a client does: a long poll
+// again while it is under way, and a 503 (a cluster's partition changing
+// hands, or its owner catching up) tried again after its Retry-After; for
+// at most two minutes, which only a machine far busier than any test's
+// needs.
 func getOrder(t *testing.T, base, id string) apiOrder {
 	t.Helper()
-	var o apiOrder
-	getInto(t, base+"/api/orders/"+url.PathEscape(id)+"?wait=30s", &o)
-	return o
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(base + "/api/orders/" + url.PathEscape(id) + "?wait=30s")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		var o apiOrder
+		switch {
+		case time.Now().After(deadline):
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			time.Sleep(time.Second) // the answer's Retry-After
+			continue
+		case resp.StatusCode == http.StatusOK && json.Unmarshal(body, &o) == nil && !inventory.Status(o.Status).Terminal():
+			continue
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "order %s: %s", id, body)
+		require.NoError(t, json.Unmarshal(body, &o))
+		return o
+	}
 }
 
 // partitionScopes is a list's scope for each of a cluster's n partitions

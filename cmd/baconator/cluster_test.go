@@ -97,6 +97,12 @@ func TestAClusterServesTheAPIOnEveryNode(t *testing.T) {
 					if !assert.Equal(t, http.StatusAccepted, status, "%s", answer) {
 						return
 					}
+					// Read at once where it was accepted: found, never 404.
+					resp, err := http.Get(bases[node] + "/api/orders/" + id)
+					if assert.NoError(t, err) {
+						resp.Body.Close()
+						assert.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, resp.StatusCode, "order %s read right after its 202", id)
+					}
 					mu.Lock()
 					acked[id] = node
 					mu.Unlock()

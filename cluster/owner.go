@@ -192,11 +192,6 @@ const (
 	replayIdleMax = 30 * time.Second
 )
 
-// commitsUpTo yields the data of every commit up to stream sequence last.
-func (l *Log) commitsUpTo(ctx context.Context, last uint64) iter.Seq2[[]byte, error] {
-	return l.commitsBetween(ctx, 1, last)
-}
-
 // commitsBetween yields the data of every commit from stream sequence
 // first up to last, in order, read with an ephemeral pull consumer of the
 // commit subject (deleted at the end; the server drops it by itself if
